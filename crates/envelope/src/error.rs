@@ -1,0 +1,65 @@
+//! Errors of the envelope layer.
+
+use pinset_block::Format;
+
+/// Why an envelope operation was refused.
+///
+/// Detailed for the issuer's own logs; no variant carries key bytes, a PIN
+/// or a clear block. Before answering a remote caller, fold it with
+/// [`Error::outward`] so that a bad key, bad padding and a bad PIN block all
+/// look the same.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A key had a length its algorithm does not take.
+    #[error("{algorithm} key must be {expected} bytes, got {found}")]
+    KeyLength {
+        /// The algorithm, such as `TDES`.
+        algorithm: &'static str,
+        /// The lengths allowed.
+        expected: &'static str,
+        /// The length received.
+        found: usize,
+    },
+    /// The key cannot carry this format: TDES carries formats 0 to 3, AES carries format 4.
+    #[error("a {key} key cannot carry a {format} PIN block")]
+    KeyFormatMismatch {
+        /// The format asked for.
+        format: Format,
+        /// The kind of key given.
+        key: &'static str,
+    },
+    /// A PAN-bound format (0, 3 or 4) was used without a PAN.
+    #[error("{0} binds the PAN: a PAN is required")]
+    PanRequired(Format),
+    /// The encrypted block has the wrong length for its format.
+    #[error("encrypted {format} block must be {expected} bytes, got {found}")]
+    BlockLength {
+        /// The format asked for.
+        format: Format,
+        /// Bytes the format needs.
+        expected: usize,
+        /// Bytes received.
+        found: usize,
+    },
+    /// The PIN block itself was refused (bad format after decryption, or a
+    /// disallowed translation).
+    #[error(transparent)]
+    Block(#[from] pinset_block::Error),
+}
+
+/// The one error a remote caller sees when a PIN block cannot be used.
+///
+/// It says nothing of why: wrong key, wrong length, bad padding and bad PIN
+/// block format are one answer, so the service is no padding or format
+/// oracle (Marvin, Clulow). The detail stays in the [`Error`] it was folded from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, thiserror::Error)]
+#[error("the PIN block could not be decrypted or is not a valid PIN block")]
+pub struct Undecryptable;
+
+impl Error {
+    /// Folds any failure to read a PIN block into the one outward error.
+    pub fn outward(&self) -> Undecryptable {
+        Undecryptable
+    }
+}

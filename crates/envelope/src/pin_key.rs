@@ -1,0 +1,249 @@
+//! Sealing, opening and translating PIN blocks under either kind of key.
+
+use core::fmt;
+
+use pinset_block::{ClearBlock, Format, Pan, Pin, iso0, iso1, iso2, iso3, iso4};
+use rand_core::CryptoRng;
+
+use crate::{AesKey, Error, Kcv, TdesKey};
+
+/// A PIN-encryption key: TDES for formats 0 to 3, AES for format 4.
+///
+/// Its only operations are on PIN blocks. It never prints its bytes.
+#[derive(Clone, Debug)]
+pub enum PinKey {
+    /// A 2-key or 3-key TDES key.
+    Tdes(TdesKey),
+    /// An AES-128, AES-192 or AES-256 key.
+    Aes(AesKey),
+}
+
+impl From<TdesKey> for PinKey {
+    fn from(key: TdesKey) -> Self {
+        PinKey::Tdes(key)
+    }
+}
+
+impl From<AesKey> for PinKey {
+    fn from(key: AesKey) -> Self {
+        PinKey::Aes(key)
+    }
+}
+
+/// An enciphered PIN block: 8 bytes (TDES) or 16 bytes (AES, format 4).
+///
+/// Ciphertext, so `Debug` shows it as hex.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EncryptedPinBlock {
+    bytes: [u8; 16],
+    len: u8,
+}
+
+impl EncryptedPinBlock {
+    fn new(bytes: &[u8]) -> Self {
+        let mut out = EncryptedPinBlock {
+            bytes: [0; 16],
+            len: bytes.len() as u8,
+        };
+        out.bytes[..bytes.len()].copy_from_slice(bytes);
+        out
+    }
+
+    /// The enciphered bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+impl AsRef<[u8]> for EncryptedPinBlock {
+    fn as_ref(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+impl fmt::Debug for EncryptedPinBlock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EncryptedPinBlock(")?;
+        for b in self.as_bytes() {
+            write!(f, "{b:02X}")?;
+        }
+        f.write_str(")")
+    }
+}
+
+impl PinKey {
+    /// The key check value.
+    pub fn kcv(&self) -> Kcv {
+        match self {
+            PinKey::Tdes(k) => k.kcv(),
+            PinKey::Aes(k) => k.kcv(),
+        }
+    }
+
+    /// `TDES` or `AES`.
+    pub fn algorithm(&self) -> &'static str {
+        match self {
+            PinKey::Tdes(_) => "TDES",
+            PinKey::Aes(_) => "AES",
+        }
+    }
+
+    /// Encodes `pin` in `format` and enciphers it.
+    ///
+    /// `pan` is required for formats 0, 3 and 4 and ignored otherwise.
+    ///
+    /// ```
+    /// use pinset_block::{Format, Pan, Pin};
+    /// use pinset_envelope::{PinKey, TdesKey};
+    ///
+    /// // jPOS JCESecurityModuleTest
+    /// let zpk = PinKey::from(TdesKey::new(&hex::decode("12345678123456781234567812345678")?)?);
+    /// let pan = Pan::new("1234567890123456")?;
+    /// let mut rng = chacha20::ChaCha20Rng::from_seed([0; 32]);
+    /// # use rand_core::SeedableRng;
+    /// let sealed = zpk.seal(Format::Iso0, &Pin::new("1234")?, Some(&pan), &mut rng)?;
+    /// assert_eq!(hex::encode_upper(sealed.as_bytes()), "ABE38E29B58EA392");
+    /// assert_eq!(zpk.open(Format::Iso0, sealed.as_bytes(), Some(&pan))?.expose_digits(), b"1234");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn seal<R: CryptoRng + ?Sized>(
+        &self,
+        format: Format,
+        pin: &Pin,
+        pan: Option<&Pan>,
+        rng: &mut R,
+    ) -> Result<EncryptedPinBlock, Error> {
+        let pan = require_pan(format, pan)?;
+        match (self, format) {
+            (PinKey::Aes(key), Format::Iso4) => {
+                let pan = pan.ok_or(Error::PanRequired(format))?;
+                let field = iso4::encode_pin_field(pin, rng);
+                Ok(EncryptedPinBlock::new(
+                    &key.encipher_iso4(&field, &iso4::pan_field(pan)),
+                ))
+            }
+            (PinKey::Tdes(key), _) => {
+                let clear = encode_clear(format, pin, pan, rng)?;
+                Ok(EncryptedPinBlock::new(&key.encrypt_block(&clear)))
+            }
+            _ => Err(self.mismatch(format)),
+        }
+    }
+
+    /// Deciphers `block` and decodes it as `format`, checking every field.
+    ///
+    /// Any failure here (wrong key, wrong length, bad format) is detail for
+    /// the issuer's log; see [`Error::outward`].
+    pub fn open(&self, format: Format, block: &[u8], pan: Option<&Pan>) -> Result<Pin, Error> {
+        let pan = require_pan(format, pan)?;
+        let wrong_len = || Error::BlockLength {
+            format,
+            expected: format.block_len(),
+            found: block.len(),
+        };
+        match (self, format) {
+            (PinKey::Aes(key), Format::Iso4) => {
+                let pan = pan.ok_or(Error::PanRequired(format))?;
+                let block: &[u8; 16] = block.try_into().map_err(|_| wrong_len())?;
+                let field = key.decipher_iso4(block, &iso4::pan_field(pan));
+                Ok(iso4::decode_pin_field(&field)?)
+            }
+            (PinKey::Tdes(key), _) => {
+                let block: &[u8; 8] = block.try_into().map_err(|_| wrong_len())?;
+                decode_clear(format, &key.decrypt_block(block), pan)
+            }
+            _ => Err(self.mismatch(format)),
+        }
+    }
+
+    fn mismatch(&self, format: Format) -> Error {
+        Error::KeyFormatMismatch {
+            format,
+            key: self.algorithm(),
+        }
+    }
+}
+
+/// Translates an enciphered PIN block from one format and key to another.
+///
+/// The PCI rule is checked before anything is deciphered: format 1 may become
+/// 0, 1, 3 or 4; formats 0, 3 and 4 never become 1. The clear PIN lives only
+/// in zeroizing types between the two keys.
+///
+/// ```
+/// use pinset_block::{Format, Pan, Pin};
+/// use pinset_envelope::{translate, PinKey, TdesKey};
+/// use rand_core::SeedableRng;
+///
+/// let tzpk = PinKey::from(TdesKey::new(&[0x11; 16])?);
+/// let zpk = PinKey::from(TdesKey::new(&[0x22; 24])?);
+/// let pan = Pan::new("5141576351968605")?;
+/// let mut rng = chacha20::ChaCha20Rng::seed_from_u64(1);
+/// let device = tzpk.seal(Format::Iso1, &Pin::new("7580")?, None, &mut rng)?;
+/// let issuer = translate(device.as_bytes(), (Format::Iso1, &tzpk), (Format::Iso0, &zpk), Some(&pan), &mut rng)?;
+/// assert_eq!(zpk.open(Format::Iso0, issuer.as_bytes(), Some(&pan))?.expose_digits(), b"7580");
+/// // The way back is refused: it would strip the PAN binding.
+/// assert!(translate(issuer.as_bytes(), (Format::Iso0, &zpk), (Format::Iso1, &tzpk), Some(&pan), &mut rng).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn translate<R: CryptoRng + ?Sized>(
+    block: &[u8],
+    from: (Format, &PinKey),
+    to: (Format, &PinKey),
+    pan: Option<&Pan>,
+    rng: &mut R,
+) -> Result<EncryptedPinBlock, Error> {
+    from.0.check_translation(to.0)?;
+    let pin = from.1.open(from.0, block, pan)?;
+    to.1.seal(to.0, &pin, pan, rng)
+}
+
+fn require_pan(format: Format, pan: Option<&Pan>) -> Result<Option<&Pan>, Error> {
+    match pan {
+        None if format.is_pan_bound() => Err(Error::PanRequired(format)),
+        _ => Ok(pan),
+    }
+}
+
+/// Encodes a clear 8-byte block of format 0 to 3.
+pub(crate) fn encode_clear<R: CryptoRng + ?Sized>(
+    format: Format,
+    pin: &Pin,
+    pan: Option<&Pan>,
+    rng: &mut R,
+) -> Result<ClearBlock, Error> {
+    Ok(match (format, pan) {
+        (Format::Iso0, Some(pan)) => iso0::encode(pin, pan),
+        (Format::Iso1, _) => iso1::encode(pin, rng),
+        (Format::Iso2, _) => iso2::encode(pin),
+        (Format::Iso3, Some(pan)) => iso3::encode(pin, pan, rng),
+        (Format::Iso4, _) => {
+            return Err(Error::KeyFormatMismatch {
+                format,
+                key: "TDES",
+            });
+        }
+        (_, None) => return Err(Error::PanRequired(format)),
+    })
+}
+
+/// Decodes a clear 8-byte block of format 0 to 3.
+pub(crate) fn decode_clear(
+    format: Format,
+    block: &ClearBlock,
+    pan: Option<&Pan>,
+) -> Result<Pin, Error> {
+    Ok(match (format, pan) {
+        (Format::Iso0, Some(pan)) => iso0::decode(block, pan)?,
+        (Format::Iso1, _) => iso1::decode(block)?,
+        (Format::Iso2, _) => iso2::decode(block)?,
+        (Format::Iso3, Some(pan)) => iso3::decode(block, pan)?,
+        (Format::Iso4, _) => {
+            return Err(Error::KeyFormatMismatch {
+                format,
+                key: "TDES",
+            });
+        }
+        (_, None) => return Err(Error::PanRequired(format)),
+    })
+}
