@@ -42,6 +42,36 @@ pub enum Error {
         /// Bytes received.
         found: usize,
     },
+    /// An RSA key could not be read in any of the accepted encodings.
+    #[error("RSA key is not valid DER or PEM (SPKI, PKCS#1 or PKCS#8), hex or base64 of DER")]
+    RsaKeyEncoding,
+    /// An RSA key is outside the 2048 to 4096 bit range pinset accepts.
+    #[error("RSA key must be 2048 to 4096 bits, got {bits}")]
+    RsaKeySize {
+        /// The modulus size found.
+        bits: usize,
+    },
+    /// RSA key generation failed.
+    #[error("RSA key generation failed")]
+    RsaKeyGeneration,
+    /// RSA decryption failed: wrong key, bad padding or wrong length. The
+    /// `rsa` backend gives no finer reason, on purpose.
+    #[error("RSA decryption failed")]
+    RsaDecryption,
+    /// RSA encryption failed (the message is too long for the key and padding).
+    #[error("RSA encryption failed")]
+    RsaEncryption,
+    /// The padding name is not `oaep-sha256`, `oaep-sha1` or `pkcs1v15`.
+    #[error("unknown RSA padding: expected oaep-sha256, oaep-sha1 or pkcs1v15")]
+    UnknownPadding,
+    /// An RSA-decrypted payload has the wrong length for what it should hold.
+    #[error("RSA plaintext must be {expected} bytes, got {found}")]
+    PlaintextLength {
+        /// Bytes expected.
+        expected: usize,
+        /// Bytes found.
+        found: usize,
+    },
     /// The PIN block itself was refused (bad format after decryption, or a
     /// disallowed translation).
     #[error(transparent)]

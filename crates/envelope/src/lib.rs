@@ -3,14 +3,22 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "rsa")]
+extern crate alloc;
+
 mod aes;
 mod error;
 mod kcv;
 mod pin_key;
 mod tdes;
 
+#[cfg(feature = "rsa")]
+pub mod rsa;
+
 pub use crate::aes::AesKey;
 pub use error::{Error, Undecryptable};
 pub use kcv::Kcv;
 pub use pin_key::{EncryptedPinBlock, PinKey, translate};
 pub use tdes::TdesKey;
+#[cfg(feature = "rsa")]
+pub use crate::rsa::{RsaDecryptor, RsaPadding, RsaPrivateKey, RsaPublicKey};
