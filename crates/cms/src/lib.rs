@@ -1,0 +1,16 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod cms;
+mod memory;
+mod types;
+
+pub use cms::{CardManagement, CmsError, StorePin, StorePinOutcome};
+pub use memory::{
+    CmsSnapshot, ContractRecord, EmvCommand, EmvScript, MemoryCms, PlasticRecord, StoredPin,
+};
+pub use types::{
+    CardContractId, CardPlastic, ContractState, ExpiryDate, ParseError, PlasticSequence,
+    PlasticStatus, ProductionStatus, select_plastic,
+};
