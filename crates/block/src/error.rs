@@ -55,6 +55,12 @@ pub enum Error {
     /// The ISO 9564-1 format 4 PAN field is malformed.
     #[error("format 4 PAN field is malformed")]
     PanField,
+    /// A PAN-bound format (0, 3 or 4) was used without a PAN.
+    #[error("{0} binds the PAN: a PAN is required")]
+    PanRequired(Format),
+    /// Format 4 has a 16-byte PIN field, not an 8-byte clear block.
+    #[error("iso4 has a 16-byte PIN field, not an 8-byte clear block")]
+    NotAClearBlockFormat,
     /// PCI PIN rules forbid this translation.
     #[error("translation from {from} to {to} is not allowed")]
     Translation {

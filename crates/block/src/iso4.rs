@@ -53,7 +53,11 @@ pub fn pan_field(pan: &Pan) -> PanField {
         *n = d - b'0';
     }
     let mut field = PanField::from_bytes([0; 16]);
-    for (byte, pair) in field.expose_bytes_mut().iter_mut().zip(nibbles.chunks_exact(2)) {
+    for (byte, pair) in field
+        .expose_bytes_mut()
+        .iter_mut()
+        .zip(nibbles.chunks_exact(2))
+    {
         *byte = (pair[0] << 4) | pair[1];
     }
     nibbles.fill(0);

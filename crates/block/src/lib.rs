@@ -1,8 +1,10 @@
 #![doc = include_str!("../README.md")]
 #![no_std]
 #![forbid(unsafe_code)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 #![warn(missing_docs)]
 
+mod dispatch;
 mod error;
 mod field;
 mod format;
@@ -15,6 +17,7 @@ pub mod iso2;
 pub mod iso3;
 pub mod iso4;
 
+pub use dispatch::{decode_clear, encode_clear};
 pub use error::Error;
 pub use field::{ClearBlock, PanField, PinField};
 pub use format::Format;

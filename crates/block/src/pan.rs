@@ -89,7 +89,7 @@ impl Pan {
                 }
             })
             .sum();
-        sum % 10 == 0
+        sum.is_multiple_of(10)
     }
 
     /// The PAN masked to its first 6 and last 4 digits, safe to log.

@@ -2,7 +2,9 @@
 //! that never panic on arbitrary input.
 
 use chacha20::ChaCha20Rng;
-use pinset_block::{ClearBlock, Format, Pan, PanField, Pin, PinField, iso0, iso1, iso2, iso3, iso4};
+use pinset_block::{
+    ClearBlock, Format, Pan, PanField, Pin, PinField, iso0, iso1, iso2, iso3, iso4,
+};
 use proptest::prelude::*;
 use rand_core::SeedableRng;
 

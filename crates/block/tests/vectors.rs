@@ -17,8 +17,14 @@ fn hex_of(bytes: &[u8]) -> String {
 #[test]
 fn format0_moov_io() {
     // moov-io/pinblock formats/iso0_test.go
-    let (pin, pan) = (Pin::new("1234").unwrap(), Pan::new("5432101234567891").unwrap());
-    assert_eq!(hex_of(iso0::encode(&pin, &pan).expose_bytes()), "041215FEDCBA9876");
+    let (pin, pan) = (
+        Pin::new("1234").unwrap(),
+        Pan::new("5432101234567891").unwrap(),
+    );
+    assert_eq!(
+        hex_of(iso0::encode(&pin, &pan).expose_bytes()),
+        "041215FEDCBA9876"
+    );
     assert_eq!(iso0::decode(&block("041215FEDCBA9876"), &pan).unwrap(), pin);
 }
 
@@ -26,7 +32,10 @@ fn format0_moov_io() {
 fn format0_psec() {
     // psec tests/test_pinblock.py
     let pan = Pan::new("5555555551234567").unwrap();
-    for (pin, expected) in [("1234", "041261AAAAEDCBA9"), ("123456789012", "0C1261032D8226A9")] {
+    for (pin, expected) in [
+        ("1234", "041261AAAAEDCBA9"),
+        ("123456789012", "0C1261032D8226A9"),
+    ] {
         let pin = Pin::new(pin).unwrap();
         assert_eq!(hex_of(iso0::encode(&pin, &pan).expose_bytes()), expected);
         assert_eq!(iso0::decode(&block(expected), &pan).unwrap(), pin);
@@ -36,15 +45,27 @@ fn format0_psec() {
 #[test]
 fn format0_ansi_x9_24_annex_a4() {
     // ANSI X9.24-1 annex A.4, as in openemv/pinblock test/pinblock_format0_test.c (13-digit PAN)
-    let (pin, pan) = (Pin::new("1234").unwrap(), Pan::new("4012345678909").unwrap());
-    assert_eq!(hex_of(iso0::encode(&pin, &pan).expose_bytes()), "041274EDCBA9876F");
+    let (pin, pan) = (
+        Pin::new("1234").unwrap(),
+        Pan::new("4012345678909").unwrap(),
+    );
+    assert_eq!(
+        hex_of(iso0::encode(&pin, &pan).expose_bytes()),
+        "041274EDCBA9876F"
+    );
 }
 
 #[test]
 fn format0_pynblock_five_digit_pin() {
     // pynblock tests.py
-    let (pin, pan) = (Pin::new("92389").unwrap(), Pan::new("4000001234562").unwrap());
-    assert_eq!(hex_of(iso0::encode(&pin, &pan).expose_bytes()), "0592789FFFEDCBA9");
+    let (pin, pan) = (
+        Pin::new("92389").unwrap(),
+        Pan::new("4000001234562").unwrap(),
+    );
+    assert_eq!(
+        hex_of(iso0::encode(&pin, &pan).expose_bytes()),
+        "0592789FFFEDCBA9"
+    );
     assert_eq!(iso0::decode(&block("0592789FFFEDCBA9"), &pan).unwrap(), pin);
 }
 
@@ -54,9 +75,15 @@ fn format0_invalid_psec() {
     let pan = Pan::new("5555555551234567").unwrap();
     assert_eq!(
         iso0::decode(&block("241261AAAAEDCBA9"), &pan),
-        Err(Error::ControlField { expected: Format::Iso0, found: 2 })
+        Err(Error::ControlField {
+            expected: Format::Iso0,
+            found: 2
+        })
     );
-    assert_eq!(iso0::decode(&block("0F1261AAAAEDCBA9"), &pan), Err(Error::LengthField));
+    assert_eq!(
+        iso0::decode(&block("0F1261AAAAEDCBA9"), &pan),
+        Err(Error::LengthField)
+    );
 }
 
 #[test]
@@ -69,16 +96,27 @@ fn format1_jpos_clear_block() {
 #[test]
 fn format1_enfuce_seed_block() {
     // Enfuce Card PIN API v3 seed: "141234AAAAAAAAAA" is PIN 1234 in ISO format 1
-    assert_eq!(iso1::decode(&block("141234AAAAAAAAAA")).unwrap().expose_digits(), b"1234");
+    assert_eq!(
+        iso1::decode(&block("141234AAAAAAAAAA"))
+            .unwrap()
+            .expose_digits(),
+        b"1234"
+    );
     // The caller-supplied fill reproduces it.
     let pin = Pin::new("1234").unwrap();
-    assert_eq!(hex_of(iso1::encode_with_fill(&pin, 0xAAAA_AAAA_AAAA).expose_bytes()), "141234AAAAAAAAAA");
+    assert_eq!(
+        hex_of(iso1::encode_with_fill(&pin, 0xAAAA_AAAA_AAAA).expose_bytes()),
+        "141234AAAAAAAAAA"
+    );
 }
 
 #[test]
 fn format2_psec() {
     // psec tests/test_pinblock.py
-    for (pin, expected) in [("1234", "241234FFFFFFFFFF"), ("123456789012", "2C123456789012FF")] {
+    for (pin, expected) in [
+        ("1234", "241234FFFFFFFFFF"),
+        ("123456789012", "2C123456789012FF"),
+    ] {
         let pin = Pin::new(pin).unwrap();
         assert_eq!(hex_of(iso2::encode(&pin).expose_bytes()), expected);
         assert_eq!(iso2::decode(&block(expected)).unwrap(), pin);
@@ -95,7 +133,12 @@ fn format3_paysec() {
     ];
     for (pin, pan, expected) in cases {
         let pan = Pan::new(pan).unwrap();
-        assert_eq!(iso3::decode(&block(expected), &pan).unwrap().expose_digits(), pin.as_bytes());
+        assert_eq!(
+            iso3::decode(&block(expected), &pan)
+                .unwrap()
+                .expose_digits(),
+            pin.as_bytes()
+        );
     }
 }
 
@@ -119,7 +162,10 @@ fn format4_pan_field_published() {
 #[test]
 fn format4_pin_field_psec_ep2() {
     // psec tests (ep2 specification example): clear PIN field 441234AAAAAAAAAA146C6601F4A8035C
-    let bytes: [u8; 16] = hex::decode("441234AAAAAAAAAA146C6601F4A8035C").unwrap().try_into().unwrap();
+    let bytes: [u8; 16] = hex::decode("441234AAAAAAAAAA146C6601F4A8035C")
+        .unwrap()
+        .try_into()
+        .unwrap();
     let pin = iso4::decode_pin_field(&PinField::from_bytes(bytes)).unwrap();
     assert_eq!(pin.expose_digits(), b"1234");
     let made = iso4::encode_pin_field(&pin, &mut ChaCha20Rng::seed_from_u64(9));
@@ -128,27 +174,58 @@ fn format4_pin_field_psec_ep2() {
 
 #[test]
 fn format4_rejects_bad_fill_and_pan_field() {
-    let bytes: [u8; 16] = hex::decode("441234AAAAAAAAAB146C6601F4A8035C").unwrap().try_into().unwrap();
-    assert_eq!(iso4::decode_pin_field(&PinField::from_bytes(bytes)), Err(Error::FillDigit(Format::Iso4)));
-    let bad: [u8; 16] = hex::decode("84111111111111111000000000000000").unwrap().try_into().unwrap();
-    assert_eq!(iso4::decode_pan_field(&pinset_block::PanField::from_bytes(bad)), Err(Error::PanField));
-    let nonzero: [u8; 16] = hex::decode("44111111111111111000000000000001").unwrap().try_into().unwrap();
-    assert_eq!(iso4::decode_pan_field(&pinset_block::PanField::from_bytes(nonzero)), Err(Error::PanField));
+    let bytes: [u8; 16] = hex::decode("441234AAAAAAAAAB146C6601F4A8035C")
+        .unwrap()
+        .try_into()
+        .unwrap();
+    assert_eq!(
+        iso4::decode_pin_field(&PinField::from_bytes(bytes)),
+        Err(Error::FillDigit(Format::Iso4))
+    );
+    let bad: [u8; 16] = hex::decode("84111111111111111000000000000000")
+        .unwrap()
+        .try_into()
+        .unwrap();
+    assert_eq!(
+        iso4::decode_pan_field(&pinset_block::PanField::from_bytes(bad)),
+        Err(Error::PanField)
+    );
+    let nonzero: [u8; 16] = hex::decode("44111111111111111000000000000001")
+        .unwrap()
+        .try_into()
+        .unwrap();
+    assert_eq!(
+        iso4::decode_pan_field(&pinset_block::PanField::from_bytes(nonzero)),
+        Err(Error::PanField)
+    );
 }
 
 #[test]
 fn fill_rules_are_enforced() {
     let pan = Pan::new("5555555551234567").unwrap();
     // Format 2 with a non-F fill digit.
-    assert_eq!(iso2::decode(&block("241234FFFFFFFFFE")), Err(Error::FillDigit(Format::Iso2)));
+    assert_eq!(
+        iso2::decode(&block("241234FFFFFFFFFE")),
+        Err(Error::FillDigit(Format::Iso2))
+    );
     // Format 3 with a fill digit below A: encode a valid block, then flip the last fill nibble to 9.
-    let good = iso3::encode(&Pin::new("1234").unwrap(), &pan, &mut ChaCha20Rng::seed_from_u64(3));
+    let good = iso3::encode(
+        &Pin::new("1234").unwrap(),
+        &pan,
+        &mut ChaCha20Rng::seed_from_u64(3),
+    );
     let mut bytes = *good.expose_bytes();
     let pan_nibble = 0x7; // last nibble of the format 3 PAN field for this PAN
     bytes[7] = (bytes[7] & 0xF0) | (0x9 ^ pan_nibble);
-    assert_eq!(iso3::decode(&ClearBlock::from_bytes(bytes), &pan), Err(Error::FillDigit(Format::Iso3)));
+    assert_eq!(
+        iso3::decode(&ClearBlock::from_bytes(bytes), &pan),
+        Err(Error::FillDigit(Format::Iso3))
+    );
     // A non-decimal PIN digit.
-    assert_eq!(iso1::decode(&block("14123A44B4B2B43F")), Err(Error::PinDigit));
+    assert_eq!(
+        iso1::decode(&block("14123A44B4B2B43F")),
+        Err(Error::PinDigit)
+    );
 }
 
 #[test]
@@ -158,8 +235,14 @@ fn pin_and_pan_inputs_are_strict() {
     assert_eq!(Pin::new("12 4").unwrap_err(), Error::PinNotNumeric);
     assert_eq!(Pin::new("١٢٣٤").unwrap_err(), Error::PinNotNumeric); // Arabic-Indic digits are not ASCII
     assert_eq!(Pan::new("12345678901").unwrap_err(), Error::PanLength);
-    assert_eq!(Pan::new("12345678901234567890").unwrap_err(), Error::PanLength);
-    assert_eq!(Pan::new("41111111111111x1").unwrap_err(), Error::PanNotNumeric);
+    assert_eq!(
+        Pan::new("12345678901234567890").unwrap_err(),
+        Error::PanLength
+    );
+    assert_eq!(
+        Pan::new("41111111111111x1").unwrap_err(),
+        Error::PanNotNumeric
+    );
     assert!(!Pan::new("4111111111111112").unwrap().is_luhn_valid());
     assert!(Pan::new("4111111111111111").unwrap().is_luhn_valid());
 }
@@ -183,7 +266,10 @@ fn translation_rules_follow_pci() {
         assert!(Iso1.may_translate_to(to), "1 -> {to}");
     }
     for from in [Iso0, Iso3, Iso4] {
-        assert_eq!(from.check_translation(Iso1), Err(Error::Translation { from, to: Iso1 }));
+        assert_eq!(
+            from.check_translation(Iso1),
+            Err(Error::Translation { from, to: Iso1 })
+        );
         for to in [Iso0, Iso3, Iso4] {
             assert!(from.may_translate_to(to));
         }

@@ -153,10 +153,7 @@ impl MemoryCms {
     /// Sets a contract's state; `false` if the contract does not exist.
     pub fn set_contract_state(&self, id: CardContractId, state: ContractState) -> bool {
         let Ok(mut s) = self.lock() else { return false };
-        s.contracts
-            .get_mut(&id)
-            .map(|c| c.state = state)
-            .is_some()
+        s.contracts.get_mut(&id).map(|c| c.state = state).is_some()
     }
 
     /// Makes the next `store_pin` fail with [`CmsError::Unavailable`] and change nothing.
@@ -190,7 +187,9 @@ impl MemoryCms {
             }
         }
         if req.format != Format::Iso0 || req.pin_block.as_bytes().len() != 8 {
-            return Err(CmsError::PinBlockRefused("expected an 8-byte ISO format 0 block"));
+            return Err(CmsError::PinBlockRefused(
+                "expected an 8-byte ISO format 0 block",
+            ));
         }
         let mut s = self.lock()?;
         // Validate everything first, then write: a refusal changes nothing.
@@ -212,7 +211,8 @@ impl MemoryCms {
             zpk_index: req.zpk_index,
             zpk_kcv: req.zpk_kcv,
         });
-        let activated = record.plastic.status == PlasticStatus::Locked && !record.plastic.ecommerce_enabled;
+        let activated =
+            record.plastic.status == PlasticStatus::Locked && !record.plastic.ecommerce_enabled;
         if record.plastic.status == PlasticStatus::Locked {
             // The seed: a Locked plastic opens for e-commerce and tokens only;
             // card-present use waits for a contact transaction.
@@ -241,7 +241,9 @@ impl CardManagement for MemoryCms {
     }
 
     async fn plastics(&self, contract: CardContractId) -> Result<Vec<CardPlastic>, CmsError> {
-        self.contract(contract, |c| c.plastics.iter().map(|p| p.plastic.clone()).collect())
+        self.contract(contract, |c| {
+            c.plastics.iter().map(|p| p.plastic.clone()).collect()
+        })
     }
 
     async fn store_pin(&self, request: StorePin) -> Result<StorePinOutcome, CmsError> {

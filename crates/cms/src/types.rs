@@ -115,7 +115,10 @@ impl FromStr for ExpiryDate {
         if b.len() != 4 || !b.iter().all(u8::is_ascii_digit) {
             return Err(ParseError::ExpiryDate);
         }
-        Self::new((b[0] - b'0') * 10 + (b[1] - b'0'), (b[2] - b'0') * 10 + (b[3] - b'0'))
+        Self::new(
+            (b[0] - b'0') * 10 + (b[1] - b'0'),
+            (b[2] - b'0') * 10 + (b[3] - b'0'),
+        )
     }
 }
 
@@ -257,7 +260,9 @@ impl ContractState {
         if &self.status_code != b"00" {
             Err(CmsError::OperationDenied("contract status code is not 00"))
         } else if self.production == ProductionStatus::Marked {
-            Err(CmsError::OperationDenied("contract production status is Marked"))
+            Err(CmsError::OperationDenied(
+                "contract production status is Marked",
+            ))
         } else {
             Ok(())
         }

@@ -2,8 +2,8 @@
 
 use pinset_block::{Format, Pan, Pin};
 use pinset_cms::{
-    CardContractId, CardManagement, CmsError, ContractState, EmvCommand, MemoryCms,
-    PlasticStatus, ProductionStatus, StorePin,
+    CardContractId, CardManagement, CmsError, ContractState, EmvCommand, MemoryCms, PlasticStatus,
+    ProductionStatus, StorePin,
 };
 use pinset_envelope::{PinKey, TdesKey};
 use pollster::block_on;
@@ -14,9 +14,23 @@ fn setup() -> (MemoryCms, CardContractId) {
     // Mastercard Processing sandbox card 70001
     let cms = MemoryCms::new();
     let id: CardContractId = "70001".parse().unwrap();
-    cms.add_contract(id, Pan::new("5141576351968605").unwrap(), ContractState::OPEN);
-    cms.add_plastic(id, "1".parse().unwrap(), "2612".parse().unwrap(), PlasticStatus::Active);
-    cms.add_plastic(id, "2".parse().unwrap(), "2812".parse().unwrap(), PlasticStatus::Locked);
+    cms.add_contract(
+        id,
+        Pan::new("5141576351968605").unwrap(),
+        ContractState::OPEN,
+    );
+    cms.add_plastic(
+        id,
+        "1".parse().unwrap(),
+        "2612".parse().unwrap(),
+        PlasticStatus::Active,
+    );
+    cms.add_plastic(
+        id,
+        "2".parse().unwrap(),
+        "2812".parse().unwrap(),
+        PlasticStatus::Locked,
+    );
     (cms, id)
 }
 
@@ -25,7 +39,12 @@ fn request(id: CardContractId, seq: &str) -> StorePin {
     let pan = Pan::new("5141576351968605").unwrap();
     let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
     let pin_block = PinKey::from(zpk.clone())
-        .seal(Format::Iso0, &Pin::new("7580").unwrap(), Some(&pan), &mut rng)
+        .seal(
+            Format::Iso0,
+            &Pin::new("7580").unwrap(),
+            Some(&pan),
+            &mut rng,
+        )
         .unwrap();
     StorePin {
         contract: id,
@@ -44,7 +63,11 @@ fn store_activates_locked_plastic_and_queues_script() {
     assert!(outcome.stored && outcome.emv_script_queued && outcome.plastic_activated);
     let snap = cms.snapshot();
     let plastic = &snap.contracts[&id].plastics[1];
-    assert_eq!(plastic.plastic.status, PlasticStatus::Locked, "stays locked for card-present use");
+    assert_eq!(
+        plastic.plastic.status,
+        PlasticStatus::Locked,
+        "stays locked for card-present use"
+    );
     assert!(plastic.plastic.ecommerce_enabled);
     assert_eq!(plastic.pin.as_ref().unwrap().pin_block.as_bytes().len(), 8);
     assert_eq!(snap.emv_scripts.len(), 1);
@@ -58,11 +81,20 @@ fn store_activates_locked_plastic_and_queues_script() {
 fn refusals_change_nothing() {
     let (cms, id) = setup();
     let before = cms.snapshot();
-    assert_eq!(block_on(cms.store_pin(request(id, "9"))), Err(CmsError::PlasticNotFound));
+    assert_eq!(
+        block_on(cms.store_pin(request(id, "9"))),
+        Err(CmsError::PlasticNotFound)
+    );
     let other: CardContractId = "70002".parse().unwrap();
-    assert_eq!(block_on(cms.store_pin(request(other, "1"))), Err(CmsError::ContractNotFound));
+    assert_eq!(
+        block_on(cms.store_pin(request(other, "1"))),
+        Err(CmsError::ContractNotFound)
+    );
     cms.fail_next_store();
-    assert_eq!(block_on(cms.store_pin(request(id, "2"))), Err(CmsError::Unavailable));
+    assert_eq!(
+        block_on(cms.store_pin(request(id, "2"))),
+        Err(CmsError::Unavailable)
+    );
     assert_eq!(cms.snapshot(), before);
     // The failure was one-shot.
     assert!(block_on(cms.store_pin(request(id, "2"))).is_ok());
@@ -72,18 +104,44 @@ fn refusals_change_nothing() {
 fn contract_state_gates_set_pin() {
     let (cms, id) = setup();
     let before = cms.snapshot();
-    cms.set_contract_state(id, ContractState { status_code: *b"14", production: ProductionStatus::Ready });
-    assert!(matches!(block_on(cms.store_pin(request(id, "2"))), Err(CmsError::OperationDenied(_))));
-    cms.set_contract_state(id, ContractState { status_code: *b"00", production: ProductionStatus::Marked });
-    assert!(matches!(block_on(cms.store_pin(request(id, "2"))), Err(CmsError::OperationDenied(_))));
+    cms.set_contract_state(
+        id,
+        ContractState {
+            status_code: *b"14",
+            production: ProductionStatus::Ready,
+        },
+    );
+    assert!(matches!(
+        block_on(cms.store_pin(request(id, "2"))),
+        Err(CmsError::OperationDenied(_))
+    ));
+    cms.set_contract_state(
+        id,
+        ContractState {
+            status_code: *b"00",
+            production: ProductionStatus::Marked,
+        },
+    );
+    assert!(matches!(
+        block_on(cms.store_pin(request(id, "2"))),
+        Err(CmsError::OperationDenied(_))
+    ));
     assert_eq!(cms.snapshot().emv_scripts, before.emv_scripts);
 }
 
 #[test]
 fn blocked_plastic_is_refused() {
     let (cms, id) = setup();
-    cms.add_plastic(id, "3".parse().unwrap(), "2812".parse().unwrap(), PlasticStatus::Blocked);
-    assert!(matches!(block_on(cms.store_pin(request(id, "3"))), Err(CmsError::OperationDenied(_))));
+    cms.add_plastic(
+        id,
+        "3".parse().unwrap(),
+        "2812".parse().unwrap(),
+        PlasticStatus::Blocked,
+    );
+    assert!(matches!(
+        block_on(cms.store_pin(request(id, "3"))),
+        Err(CmsError::OperationDenied(_))
+    ));
 }
 
 #[test]
@@ -106,5 +164,8 @@ fn domain_types_validate() {
     assert!("281".parse::<pinset_cms::ExpiryDate>().is_err());
     assert!("1234".parse::<pinset_cms::PlasticSequence>().is_err());
     assert!("".parse::<pinset_cms::PlasticSequence>().is_err());
-    assert_eq!("007".parse::<pinset_cms::PlasticSequence>().unwrap().get(), 7);
+    assert_eq!(
+        "007".parse::<pinset_cms::PlasticSequence>().unwrap().get(),
+        7
+    );
 }

@@ -22,16 +22,13 @@ pub enum Error {
         found: usize,
     },
     /// The key cannot carry this format: TDES carries formats 0 to 3, AES carries format 4.
-    #[error("a {key} key cannot carry a {format} PIN block")]
+    #[error("{key} keys cannot carry {format} PIN blocks")]
     KeyFormatMismatch {
         /// The format asked for.
         format: Format,
         /// The kind of key given.
         key: &'static str,
     },
-    /// A PAN-bound format (0, 3 or 4) was used without a PAN.
-    #[error("{0} binds the PAN: a PAN is required")]
-    PanRequired(Format),
     /// The encrypted block has the wrong length for its format.
     #[error("encrypted {format} block must be {expected} bytes, got {found}")]
     BlockLength {

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![no_std]
 #![forbid(unsafe_code)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 #![warn(missing_docs)]
 
 #[cfg(feature = "rsa")]
@@ -16,9 +17,9 @@ mod tdes;
 pub mod rsa;
 
 pub use crate::aes::AesKey;
+#[cfg(feature = "rsa")]
+pub use crate::rsa::{RsaDecryptor, RsaPadding, RsaPrivateKey, RsaPublicKey};
 pub use error::{Error, Undecryptable};
 pub use kcv::Kcv;
 pub use pin_key::{EncryptedPinBlock, PinKey, translate};
 pub use tdes::TdesKey;
-#[cfg(feature = "rsa")]
-pub use crate::rsa::{RsaDecryptor, RsaPadding, RsaPrivateKey, RsaPublicKey};

@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use pinset_block::{ClearBlock, Format, Pan, Pin, iso0, iso1, iso2, iso3, iso4};
+use pinset_block::{Format, Pan, Pin, decode_clear, encode_clear, iso4};
 use rand_core::CryptoRng;
 
 use crate::{AesKey, Error, Kcv, TdesKey};
@@ -11,6 +11,7 @@ use crate::{AesKey, Error, Kcv, TdesKey};
 ///
 /// Its only operations are on PIN blocks. It never prints its bytes.
 #[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)] // long-lived keys; a Box would cost an indirection per block
 pub enum PinKey {
     /// A 2-key or 3-key TDES key.
     Tdes(TdesKey),
@@ -116,13 +117,13 @@ impl PinKey {
         let pan = require_pan(format, pan)?;
         match (self, format) {
             (PinKey::Aes(key), Format::Iso4) => {
-                let pan = pan.ok_or(Error::PanRequired(format))?;
+                let pan = pan.ok_or(pinset_block::Error::PanRequired(format))?;
                 let field = iso4::encode_pin_field(pin, rng);
                 Ok(EncryptedPinBlock::new(
                     &key.encipher_iso4(&field, &iso4::pan_field(pan)),
                 ))
             }
-            (PinKey::Tdes(key), _) => {
+            (PinKey::Tdes(key), format) if format != Format::Iso4 => {
                 let clear = encode_clear(format, pin, pan, rng)?;
                 Ok(EncryptedPinBlock::new(&key.encrypt_block(&clear)))
             }
@@ -143,14 +144,14 @@ impl PinKey {
         };
         match (self, format) {
             (PinKey::Aes(key), Format::Iso4) => {
-                let pan = pan.ok_or(Error::PanRequired(format))?;
+                let pan = pan.ok_or(pinset_block::Error::PanRequired(format))?;
                 let block: &[u8; 16] = block.try_into().map_err(|_| wrong_len())?;
                 let field = key.decipher_iso4(block, &iso4::pan_field(pan));
                 Ok(iso4::decode_pin_field(&field)?)
             }
-            (PinKey::Tdes(key), _) => {
+            (PinKey::Tdes(key), format) if format != Format::Iso4 => {
                 let block: &[u8; 8] = block.try_into().map_err(|_| wrong_len())?;
-                decode_clear(format, &key.decrypt_block(block), pan)
+                Ok(decode_clear(format, &key.decrypt_block(block), pan)?)
             }
             _ => Err(self.mismatch(format)),
         }
@@ -200,50 +201,7 @@ pub fn translate<R: CryptoRng + ?Sized>(
 
 fn require_pan(format: Format, pan: Option<&Pan>) -> Result<Option<&Pan>, Error> {
     match pan {
-        None if format.is_pan_bound() => Err(Error::PanRequired(format)),
+        None if format.is_pan_bound() => Err(pinset_block::Error::PanRequired(format).into()),
         _ => Ok(pan),
     }
-}
-
-/// Encodes a clear 8-byte block of format 0 to 3.
-pub(crate) fn encode_clear<R: CryptoRng + ?Sized>(
-    format: Format,
-    pin: &Pin,
-    pan: Option<&Pan>,
-    rng: &mut R,
-) -> Result<ClearBlock, Error> {
-    Ok(match (format, pan) {
-        (Format::Iso0, Some(pan)) => iso0::encode(pin, pan),
-        (Format::Iso1, _) => iso1::encode(pin, rng),
-        (Format::Iso2, _) => iso2::encode(pin),
-        (Format::Iso3, Some(pan)) => iso3::encode(pin, pan, rng),
-        (Format::Iso4, _) => {
-            return Err(Error::KeyFormatMismatch {
-                format,
-                key: "TDES",
-            });
-        }
-        (_, None) => return Err(Error::PanRequired(format)),
-    })
-}
-
-/// Decodes a clear 8-byte block of format 0 to 3.
-pub(crate) fn decode_clear(
-    format: Format,
-    block: &ClearBlock,
-    pan: Option<&Pan>,
-) -> Result<Pin, Error> {
-    Ok(match (format, pan) {
-        (Format::Iso0, Some(pan)) => iso0::decode(block, pan)?,
-        (Format::Iso1, _) => iso1::decode(block)?,
-        (Format::Iso2, _) => iso2::decode(block)?,
-        (Format::Iso3, Some(pan)) => iso3::decode(block, pan)?,
-        (Format::Iso4, _) => {
-            return Err(Error::KeyFormatMismatch {
-                format,
-                key: "TDES",
-            });
-        }
-        (_, None) => return Err(Error::PanRequired(format)),
-    })
 }

@@ -12,8 +12,6 @@
 //! random plaintext instead of an error, so the PIN-block decode after it is
 //! the real check, and every failure folds into one outward error.
 
-
-
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
@@ -21,7 +19,7 @@ use core::str::FromStr;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use pinset_block::{ClearBlock, Format, Pan, Pin};
+use pinset_block::{ClearBlock, Format, Pan, Pin, decode_clear, encode_clear};
 use pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey};
 use pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
 use rand_core::CryptoRng;
@@ -31,7 +29,6 @@ use sha2::{Digest, Sha256};
 use spki::{DecodePublicKey, EncodePublicKey};
 use zeroize::Zeroizing;
 
-use crate::pin_key::{decode_clear, encode_clear};
 use crate::{AesKey, Error, TdesKey};
 
 /// Smallest RSA modulus accepted, in bits.
@@ -54,7 +51,11 @@ pub enum RsaPadding {
 
 impl RsaPadding {
     /// All paddings.
-    pub const ALL: [RsaPadding; 3] = [RsaPadding::OaepSha256, RsaPadding::OaepSha1, RsaPadding::Pkcs1v15];
+    pub const ALL: [RsaPadding; 3] = [
+        RsaPadding::OaepSha256,
+        RsaPadding::OaepSha1,
+        RsaPadding::Pkcs1v15,
+    ];
 
     /// The name it parses from: `oaep-sha256`, `oaep-sha1` or `pkcs1v15`.
     pub const fn name(self) -> &'static str {
@@ -105,7 +106,7 @@ pub struct RsaPublicKey(rsa::RsaPublicKey);
 
 impl RsaPublicKey {
     fn checked(key: rsa::RsaPublicKey) -> Result<Self, Error> {
-        let bits = key.size() * 8;
+        let bits = modulus_bits(&key);
         if (MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
             Ok(RsaPublicKey(key))
         } else {
@@ -138,7 +139,10 @@ impl RsaPublicKey {
     /// Reads base64 of DER, ignoring line breaks: Enfuce's `publicKey`, and
     /// Mastercard Processing's PEM body without its BEGIN/END lines.
     pub fn from_base64(b64_der: &str) -> Result<Self, Error> {
-        let compact: String = b64_der.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+        let compact: String = b64_der
+            .chars()
+            .filter(|c| !c.is_ascii_whitespace())
+            .collect();
         let der = BASE64.decode(compact).map_err(|_| Error::RsaKeyEncoding)?;
         Self::from_der(&der)
     }
@@ -174,14 +178,12 @@ impl RsaPublicKey {
 
     /// PEM `PUBLIC KEY` with LF line endings.
     pub fn to_pem(&self) -> String {
-        self.0
-            .to_public_key_pem(LineEnding::LF)
-            .unwrap_or_default()
+        self.0.to_public_key_pem(LineEnding::LF).unwrap_or_default()
     }
 
     /// Modulus size in bits.
     pub fn bits(&self) -> usize {
-        self.0.size() * 8
+        modulus_bits(&self.0)
     }
 
     /// The first 8 bytes of SHA-256 over the DER, as hex: names the key in logs.
@@ -280,7 +282,7 @@ pub struct RsaPrivateKey(rsa::RsaPrivateKey);
 
 impl RsaPrivateKey {
     fn checked(key: rsa::RsaPrivateKey) -> Result<Self, Error> {
-        let bits = key.size() * 8;
+        let bits = modulus_bits(&key);
         if (MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
             Ok(RsaPrivateKey(key))
         } else {
@@ -340,7 +342,7 @@ impl RsaPrivateKey {
 
     /// Modulus size in bits.
     pub fn bits(&self) -> usize {
-        self.0.size() * 8
+        modulus_bits(&self.0)
     }
 
     /// The matching public key.
@@ -406,7 +408,7 @@ pub fn open(
         expected: ClearBlock::LEN,
         found: plain.len(),
     })?;
-    decode_clear(format, &block, pan)
+    Ok(decode_clear(format, &block, pan)?)
 }
 
 /// Unwraps a TDES key (such as Enfuce's 16-byte tzpk) sent under RSA.
@@ -427,6 +429,12 @@ pub fn unwrap_aes_key(
     AesKey::new(&key.decrypt(padding, wrapped)?)
 }
 
+/// The modulus length in bits. Not `size() * 8`: that rounds up to whole
+/// bytes, so a 2041- to 2047-bit modulus would pass as 2048.
+fn modulus_bits(key: &impl PublicKeyParts) -> usize {
+    key.n().bits() as usize
+}
+
 enum Encoding<'a> {
     Pem(&'a str),
     Der,
@@ -439,7 +447,9 @@ enum Encoding<'a> {
 fn detect(bytes: &[u8]) -> Encoding<'_> {
     match core::str::from_utf8(bytes) {
         Ok(text) if text.contains("-----BEGIN") => Encoding::Pem(text),
-        Ok(text) if !text.trim().is_empty() && text.trim().bytes().all(|b| b.is_ascii_hexdigit()) => {
+        Ok(text)
+            if !text.trim().is_empty() && text.trim().bytes().all(|b| b.is_ascii_hexdigit()) =>
+        {
             Encoding::Hex(text)
         }
         Ok(text) if text.trim_start().starts_with("MII") => Encoding::Base64(text),

@@ -44,8 +44,12 @@ impl TdesKey {
     /// prepares its schedule. DES parity bits are ignored, as HSMs do on import.
     pub fn new(key: &[u8]) -> Result<Self, Error> {
         let schedule = match key.len() {
-            16 => Schedule::Ede2(TdesEde2::new(&Array::try_from(key).map_err(|_| len_error(key))?)),
-            24 => Schedule::Ede3(TdesEde3::new(&Array::try_from(key).map_err(|_| len_error(key))?)),
+            16 => Schedule::Ede2(TdesEde2::new(
+                &Array::try_from(key).map_err(|_| len_error(key))?,
+            )),
+            24 => Schedule::Ede3(TdesEde3::new(
+                &Array::try_from(key).map_err(|_| len_error(key))?,
+            )),
             _ => return Err(len_error(key)),
         };
         let mut bytes = Zeroizing::new([0u8; 24]);

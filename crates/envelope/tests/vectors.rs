@@ -23,9 +23,16 @@ fn tdes_format0_jpos() {
     let pin = Pin::new("1234").unwrap();
     let clear = pinset_block::iso0::encode(&pin, &pan);
     assert_eq!(hex::encode_upper(clear.expose_bytes()), "0412719876FEDCBA");
-    assert_eq!(hex::encode_upper(key.encrypt_block(&clear)), "ABE38E29B58EA392");
+    assert_eq!(
+        hex::encode_upper(key.encrypt_block(&clear)),
+        "ABE38E29B58EA392"
+    );
     let zpk = PinKey::from(key);
-    assert_eq!(zpk.open(Format::Iso0, &unhex("ABE38E29B58EA392"), Some(&pan)).unwrap(), pin);
+    assert_eq!(
+        zpk.open(Format::Iso0, &unhex("ABE38E29B58EA392"), Some(&pan))
+            .unwrap(),
+        pin
+    );
 }
 
 #[test]
@@ -34,7 +41,9 @@ fn tdes_format1_jpos() {
     let key = TdesKey::new(&unhex("12345678123456781234567812345678")).unwrap();
     let clear = key.decrypt_block(&unhex("07438C40F225BF7D").try_into().unwrap());
     assert_eq!(hex::encode_upper(clear.expose_bytes()), "14123444B4B2B43F");
-    let pin = PinKey::from(key).open(Format::Iso1, &unhex("07438C40F225BF7D"), None).unwrap();
+    let pin = PinKey::from(key)
+        .open(Format::Iso1, &unhex("07438C40F225BF7D"), None)
+        .unwrap();
     assert_eq!(pin.expose_digits(), b"1234");
 }
 
@@ -69,12 +78,18 @@ fn format4_psec_ep2_example() {
     // psec tests (ep2 specification example)
     let key = AesKey::new(&unhex("C1D0F8FB4958670DBA40AB1F3752EF0D")).unwrap();
     let pan = Pan::new("432198765432109870").unwrap();
-    let field = PinField::from_bytes(unhex("441234AAAAAAAAAA146C6601F4A8035C").try_into().unwrap());
+    let field = PinField::from_bytes(
+        unhex("441234AAAAAAAAAA146C6601F4A8035C")
+            .try_into()
+            .unwrap(),
+    );
     let block = key.encipher_iso4(&field, &iso4::pan_field(&pan));
     assert_eq!(hex::encode_upper(block), "CC17F65586BFD0953010226C4FC5B3CA");
     let back = key.decipher_iso4(&block, &iso4::pan_field(&pan));
     assert_eq!(back, field);
-    let pin = PinKey::from(key).open(Format::Iso4, &block, Some(&pan)).unwrap();
+    let pin = PinKey::from(key)
+        .open(Format::Iso4, &block, Some(&pan))
+        .unwrap();
     assert_eq!(pin.expose_digits(), b"1234");
 }
 
@@ -83,14 +98,22 @@ fn format4_psec_test_pinblock() {
     // psec tests/test_pinblock.py
     let key = PinKey::from(AesKey::new(&unhex("00112233445566778899AABBCCDDEEFF")).unwrap());
     let pan = Pan::new("1234567890123456789").unwrap();
-    let pin = key.open(Format::Iso4, &unhex("28B41FDDD29B743E93124BD8E32D921E"), Some(&pan)).unwrap();
+    let pin = key
+        .open(
+            Format::Iso4,
+            &unhex("28B41FDDD29B743E93124BD8E32D921E"),
+            Some(&pan),
+        )
+        .unwrap();
     assert_eq!(pin.expose_digits(), b"1234");
 }
 
 #[test]
 fn mastercard_sandbox_cards_translate_to_zpk() {
     // Mastercard Processing sandbox cards and ZPK (public developer docs)
-    let zpk = PinKey::from(TdesKey::new(&unhex("F94B8CD62A20B85AA9B8E06DB6B0BA6785EC029CB604E861")).unwrap());
+    let zpk = PinKey::from(
+        TdesKey::new(&unhex("F94B8CD62A20B85AA9B8E06DB6B0BA6785EC029CB604E861")).unwrap(),
+    );
     let tzpk = PinKey::from(TdesKey::new(&unhex("0123456789ABCDEFFEDCBA9876543210")).unwrap());
     let cards = [
         ("7580", "5141576351968605"),
@@ -103,8 +126,19 @@ fn mastercard_sandbox_cards_translate_to_zpk() {
     for (pin, pan) in cards {
         let (pin, pan) = (Pin::new(pin).unwrap(), Pan::new(pan).unwrap());
         let device = tzpk.seal(Format::Iso1, &pin, None, &mut rng).unwrap();
-        let issuer = translate(device.as_bytes(), (Format::Iso1, &tzpk), (Format::Iso0, &zpk), Some(&pan), &mut rng).unwrap();
-        assert_eq!(zpk.open(Format::Iso0, issuer.as_bytes(), Some(&pan)).unwrap(), pin);
+        let issuer = translate(
+            device.as_bytes(),
+            (Format::Iso1, &tzpk),
+            (Format::Iso0, &zpk),
+            Some(&pan),
+            &mut rng,
+        )
+        .unwrap();
+        assert_eq!(
+            zpk.open(Format::Iso0, issuer.as_bytes(), Some(&pan))
+                .unwrap(),
+            pin
+        );
     }
 }
 
@@ -115,16 +149,51 @@ fn refusals_are_typed() {
     let pan = Pan::new("5141576351968605").unwrap();
     let pin = Pin::new("1234").unwrap();
     let mut rng = rng();
-    assert_eq!(TdesKey::new(&[0; 15]).unwrap_err(), Error::KeyLength { algorithm: "TDES", expected: "16 or 24", found: 15 });
-    assert!(matches!(AesKey::new(&[0; 20]), Err(Error::KeyLength { found: 20, .. })));
-    assert_eq!(tdes.seal(Format::Iso0, &pin, None, &mut rng), Err(Error::PanRequired(Format::Iso0)));
-    assert!(matches!(tdes.seal(Format::Iso4, &pin, Some(&pan), &mut rng), Err(Error::KeyFormatMismatch { .. })));
-    assert!(matches!(aes.seal(Format::Iso0, &pin, Some(&pan), &mut rng), Err(Error::KeyFormatMismatch { .. })));
-    assert!(matches!(tdes.open(Format::Iso1, &[0; 9], None), Err(Error::BlockLength { expected: 8, found: 9, .. })));
+    assert_eq!(
+        TdesKey::new(&[0; 15]).unwrap_err(),
+        Error::KeyLength {
+            algorithm: "TDES",
+            expected: "16 or 24",
+            found: 15
+        }
+    );
+    assert!(matches!(
+        AesKey::new(&[0; 20]),
+        Err(Error::KeyLength { found: 20, .. })
+    ));
+    assert_eq!(
+        tdes.seal(Format::Iso0, &pin, None, &mut rng),
+        Err(Error::Block(pinset_block::Error::PanRequired(Format::Iso0)))
+    );
+    assert!(matches!(
+        tdes.seal(Format::Iso4, &pin, Some(&pan), &mut rng),
+        Err(Error::KeyFormatMismatch { .. })
+    ));
+    assert!(matches!(
+        aes.seal(Format::Iso0, &pin, Some(&pan), &mut rng),
+        Err(Error::KeyFormatMismatch { .. })
+    ));
+    assert!(matches!(
+        tdes.open(Format::Iso1, &[0; 9], None),
+        Err(Error::BlockLength {
+            expected: 8,
+            found: 9,
+            ..
+        })
+    ));
     let f0 = tdes.seal(Format::Iso0, &pin, Some(&pan), &mut rng).unwrap();
     assert_eq!(
-        translate(f0.as_bytes(), (Format::Iso0, &tdes), (Format::Iso1, &tdes), Some(&pan), &mut rng),
-        Err(Error::Block(pinset_block::Error::Translation { from: Format::Iso0, to: Format::Iso1 }))
+        translate(
+            f0.as_bytes(),
+            (Format::Iso0, &tdes),
+            (Format::Iso1, &tdes),
+            Some(&pan),
+            &mut rng
+        ),
+        Err(Error::Block(pinset_block::Error::Translation {
+            from: Format::Iso0,
+            to: Format::Iso1
+        }))
     );
 }
 
@@ -133,14 +202,30 @@ fn wrong_key_and_bad_format_fold_to_one_outward_error() {
     let right = PinKey::from(TdesKey::new(&[7; 16]).unwrap());
     let wrong = PinKey::from(TdesKey::new(&[9; 16]).unwrap());
     let pan = Pan::new("5141576351968605").unwrap();
-    let sealed = right.seal(Format::Iso0, &Pin::new("1234").unwrap(), Some(&pan), &mut rng()).unwrap();
-    let e1 = wrong.open(Format::Iso0, sealed.as_bytes(), Some(&pan)).unwrap_err();
-    let e2 = right.open(Format::Iso0, &sealed.as_bytes()[..7], Some(&pan)).unwrap_err();
-    let e3 = right.open(Format::Iso1, sealed.as_bytes(), None).unwrap_err();
+    let sealed = right
+        .seal(
+            Format::Iso0,
+            &Pin::new("1234").unwrap(),
+            Some(&pan),
+            &mut rng(),
+        )
+        .unwrap();
+    let e1 = wrong
+        .open(Format::Iso0, sealed.as_bytes(), Some(&pan))
+        .unwrap_err();
+    let e2 = right
+        .open(Format::Iso0, &sealed.as_bytes()[..7], Some(&pan))
+        .unwrap_err();
+    let e3 = right
+        .open(Format::Iso1, sealed.as_bytes(), None)
+        .unwrap_err();
     assert_ne!(e1, e2);
     assert_eq!(e1.outward(), e2.outward());
     assert_eq!(e2.outward(), e3.outward());
-    assert_eq!(e1.outward().to_string(), "the PIN block could not be decrypted or is not a valid PIN block");
+    assert_eq!(
+        e1.outward().to_string(),
+        "the PIN block could not be decrypted or is not a valid PIN block"
+    );
 }
 
 #[test]

@@ -1,0 +1,128 @@
+//! Criterion benchmarks for pinset's RSA envelopes, against the bare `rsa`
+//! crate they wrap, measured in the same run.
+//!
+//! Run with `cargo bench --bench rsa` (about a minute). Medians are in
+//! `target/criterion/<group>/<bench>/new/estimates.json`; the budget is
+//! `rsa2048_open/P` ≤ 1.05 × `rsa2048_bare_decrypt/P` for each padding P.
+//! For an independent reference, `openssl speed -seconds 3 rsa2048` (its
+//! "sign" column is the same private-key operation, without blinding).
+//!
+//! Bench names:
+//!
+//! - `rsa2048_open/{oaep-sha256,oaep-sha1,pkcs1v15}`: `pinset_envelope::rsa::open`,
+//!   RSA-2048 decryption plus the format 1 PIN-block decode.
+//! - `rsa2048_bare_decrypt/...`: `rsa::RsaPrivateKey::decrypt` of the same
+//!   cryptogram under the same padding (the baseline), run right after.
+//! - `rsa2048_seal/oaep-sha256`: `RsaPublicKey::seal`, format 1 encode and
+//!   RSA-2048 public-key encryption; `rsa2048_bare_encrypt/oaep-sha256` is
+//!   its baseline.
+
+// Bench set-up fails loudly on a bad constant; that is what we want here.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use chacha20::ChaCha20Rng;
+use criterion::{Criterion, criterion_group, criterion_main};
+use pinset::block::{Format, Pin};
+use pinset::envelope::rsa::open;
+use pinset::envelope::{RsaPadding, RsaPrivateKey};
+use rand_core::SeedableRng;
+use rsa::pkcs8::DecodePrivateKey;
+use rsa::{Oaep, Pkcs1v15Encrypt};
+use sha1::Sha1;
+use sha2::Sha256;
+
+/// The 2048-bit fixture key (PKCS#8 PEM, OpenSSL-made).
+const RSA2048_PEM: &str = include_str!("../crates/envelope/tests/data/rsa2048.pem");
+
+/// One RNG for the whole run, seeded once. (Decryption blinds with the OS RNG,
+/// in pinset and the bare crate alike.)
+fn rng() -> ChaCha20Rng {
+    ChaCha20Rng::seed_from_u64(0x9564_2048)
+}
+
+/// The bare `rsa` crate's decryption of `ct` under `padding`: what pinset wraps.
+fn bare_decrypt(key: &rsa::RsaPrivateKey, padding: RsaPadding, ct: &[u8]) -> Vec<u8> {
+    match padding {
+        RsaPadding::OaepSha256 => key.decrypt(Oaep::<Sha256>::new(), ct),
+        RsaPadding::OaepSha1 => key.decrypt(Oaep::<Sha1>::new(), ct),
+        RsaPadding::Pkcs1v15 => key.decrypt(Pkcs1v15Encrypt, ct),
+    }
+    .unwrap()
+}
+
+/// Issuer side: decrypt and decode, and the bare decryption next to it.
+fn decrypt(c: &mut Criterion) {
+    let ours = RsaPrivateKey::from_pem(RSA2048_PEM).unwrap();
+    let bare = rsa::RsaPrivateKey::from_pkcs8_pem(RSA2048_PEM).unwrap();
+    let pin = Pin::new("1234").unwrap();
+    let mut rng = rng();
+
+    for padding in RsaPadding::ALL {
+        let ct = ours
+            .public_key()
+            .seal(Format::Iso1, &pin, None, padding, &mut rng)
+            .unwrap();
+        // Both sides must do the whole job, or the ratio means nothing.
+        assert_eq!(open(&ours, padding, &ct, Format::Iso1, None).unwrap(), pin);
+        assert_eq!(bare_decrypt(&bare, padding, &ct).len(), 8);
+
+        c.bench_function(&format!("rsa2048_open/{padding}"), |b| {
+            b.iter(|| {
+                open(
+                    black_box(&ours),
+                    padding,
+                    black_box(&ct),
+                    Format::Iso1,
+                    None,
+                )
+            })
+        });
+        c.bench_function(&format!("rsa2048_bare_decrypt/{padding}"), |b| {
+            b.iter(|| bare_decrypt(black_box(&bare), padding, black_box(&ct)))
+        });
+    }
+}
+
+/// Device side: encode and encrypt under the public key.
+fn encrypt(c: &mut Criterion) {
+    let ours = RsaPrivateKey::from_pem(RSA2048_PEM).unwrap().public_key();
+    let bare = rsa::RsaPrivateKey::from_pkcs8_pem(RSA2048_PEM)
+        .unwrap()
+        .to_public_key();
+    let pin = Pin::new("1234").unwrap();
+    let block = [0x14, 0x12, 0x34, 0xAA, 0xAA, 0xAA, 0xAA, 0xAA];
+    let mut rng = rng();
+
+    c.bench_function("rsa2048_seal/oaep-sha256", |b| {
+        b.iter(|| {
+            ours.seal(
+                Format::Iso1,
+                black_box(&pin),
+                None,
+                RsaPadding::OaepSha256,
+                &mut rng,
+            )
+        })
+    });
+    c.bench_function("rsa2048_bare_encrypt/oaep-sha256", |b| {
+        b.iter(|| bare.encrypt(&mut rng, Oaep::<Sha256>::new(), black_box(&block)))
+    });
+}
+
+/// Moderate times: the whole run stays well under two minutes on two cores.
+fn config() -> Criterion {
+    Criterion::default()
+        .sample_size(40)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5))
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = decrypt, encrypt
+}
+criterion_main!(benches);

@@ -1,0 +1,357 @@
+//! The command line: clap definitions, and clap errors reduced to one safe line.
+//!
+//! The PIN, PAN, keys and block are taken as plain `String`s and checked in
+//! [`crate::commands`], never by clap: clap's own messages quote the value
+//! they refuse. Only `--format`, `--from`, `--to` and `--encoding` are
+//! checked here, and [`usage_message`] renders every clap error without the
+//! value the user typed.
+
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use pinset_block::Format;
+
+/// `pinblock`: encode, decode and translate ISO 9564 PIN blocks.
+#[derive(Parser)]
+#[command(
+    name = "pinblock",
+    version,
+    about = "Encode, decode and translate ISO 9564-1 PIN blocks (formats 0 to 4), and print key check values.",
+    long_about = None,
+    after_help = "Exit status: 0 on success, 1 for bad data (PIN, PAN, hex, key length, or a block that \
+                  cannot be decrypted or decoded), 2 for a bad command line."
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Subcommand)]
+pub enum Command {
+    /// Encode a PIN into a PIN block, clear or enciphered.
+    Encode(EncodeArgs),
+    /// Decode a PIN block, clear or enciphered, and print the PIN.
+    Decode(DecodeArgs),
+    /// Translate an enciphered PIN block to another format and key.
+    Translate(TranslateArgs),
+    /// Print the key check value of a TDES or AES key.
+    Kcv(KcvArgs),
+}
+
+/// How blocks are written on the command line and on stdout.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Encoding {
+    /// Hex: printed uppercase, read in either case.
+    #[default]
+    Hex,
+    /// Standard base64 with padding (RFC 4648 section 4).
+    Base64,
+}
+
+/// The PIN key of `encode` and `decode`: none (a clear block), TDES or AES.
+#[derive(Args, Default)]
+#[group(multiple = false)]
+pub struct PinKeyArgs {
+    /// TDES PIN key, 16 or 24 bytes in hex: enciphers formats iso0 to iso3
+    #[arg(long, value_name = "HEX")]
+    pub tdes_key: Option<String>,
+    /// AES PIN key, 16, 24 or 32 bytes in hex: required by, and only for, iso4
+    #[arg(long, value_name = "HEX")]
+    pub aes_key: Option<String>,
+}
+
+/// Arguments of `pinblock encode`.
+#[derive(Args)]
+pub struct EncodeArgs {
+    /// PIN block format: iso0, iso1, iso2, iso3 or iso4
+    #[arg(long, value_name = "F")]
+    pub format: Format,
+    /// The PIN, 4 to 12 digits, or `-` to read it from stdin (one trailing newline is dropped)
+    #[arg(long, value_name = "PIN")]
+    pub pin: String,
+    /// Primary account number, 12 to 19 digits: required by iso0, iso3 and iso4
+    #[arg(long, value_name = "PAN")]
+    pub pan: Option<String>,
+    /// The PIN key (none for a clear block).
+    #[command(flatten)]
+    pub key: PinKeyArgs,
+    /// How the block is printed
+    #[arg(long, value_enum, default_value_t = Encoding::Hex)]
+    pub encoding: Encoding,
+}
+
+/// Arguments of `pinblock decode`.
+#[derive(Args)]
+pub struct DecodeArgs {
+    /// PIN block format: iso0, iso1, iso2, iso3 or iso4
+    #[arg(long, value_name = "F")]
+    pub format: Format,
+    /// The PIN block, in the --encoding given
+    #[arg(long, value_name = "DATA")]
+    pub block: String,
+    /// Primary account number, 12 to 19 digits: required by iso0, iso3 and iso4
+    #[arg(long, value_name = "PAN")]
+    pub pan: Option<String>,
+    /// The PIN key (none for a clear block).
+    #[command(flatten)]
+    pub key: PinKeyArgs,
+    /// How --block is written
+    #[arg(long, value_enum, default_value_t = Encoding::Hex)]
+    pub encoding: Encoding,
+}
+
+/// Arguments of `pinblock translate`.
+#[derive(Args)]
+pub struct TranslateArgs {
+    /// Format of the incoming block
+    #[arg(long, value_name = "F")]
+    pub from: Format,
+    /// Format of the outgoing block
+    #[arg(long, value_name = "F")]
+    pub to: Format,
+    /// The incoming PIN block, in the --encoding given
+    #[arg(long, value_name = "DATA")]
+    pub block: String,
+    /// Primary account number: required when either format is iso0, iso3 or iso4
+    #[arg(long, value_name = "PAN")]
+    pub pan: Option<String>,
+    /// TDES key the incoming block is enciphered under
+    #[arg(long, value_name = "HEX", group = "from_key")]
+    pub from_tdes_key: Option<String>,
+    /// AES key the incoming block is enciphered under (iso4)
+    #[arg(long, value_name = "HEX", group = "from_key")]
+    pub from_aes_key: Option<String>,
+    /// TDES key to encipher the outgoing block under
+    #[arg(long, value_name = "HEX", group = "to_key")]
+    pub to_tdes_key: Option<String>,
+    /// AES key to encipher the outgoing block under (iso4)
+    #[arg(long, value_name = "HEX", group = "to_key")]
+    pub to_aes_key: Option<String>,
+    /// How --block is read and the result printed
+    #[arg(long, value_enum, default_value_t = Encoding::Hex)]
+    pub encoding: Encoding,
+}
+
+/// Arguments of `pinblock kcv`: exactly one key.
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+pub struct KcvArgs {
+    /// TDES key, 16 or 24 bytes in hex (KCV: TDES-ECB of zeros)
+    #[arg(long, value_name = "HEX")]
+    pub tdes_key: Option<String>,
+    /// AES key, 16, 24 or 32 bytes in hex (KCV: AES-CMAC of zeros, ANSI X9.24-1:2017)
+    #[arg(long, value_name = "HEX")]
+    pub aes_key: Option<String>,
+}
+
+/// Reduces a clap error to one line that quotes no value the user typed.
+///
+/// Argument names in the message come from the definitions above (such as
+/// `--format <F>`); a token the user typed is quoted only when it is plainly
+/// a flag name (`--lowercase-letters`, `-x`), so a PIN, PAN, key or block
+/// typed in the wrong place is never echoed.
+pub fn usage_message(err: &clap::Error) -> String {
+    let string = |kind| match err.get(kind) {
+        Some(ContextValue::String(s)) => Some(s.as_str()),
+        _ => None,
+    };
+    let strings = |kind| match err.get(kind) {
+        Some(ContextValue::String(s)) => vec![s.clone()],
+        Some(ContextValue::Strings(v)) => v.clone(),
+        _ => Vec::new(),
+    };
+    let arg = string(ContextKind::InvalidArg).unwrap_or("an argument");
+    let help = "see 'pinblock --help'";
+    match err.kind() {
+        ErrorKind::InvalidValue => {
+            // clap reports a flag given without its value as an empty invalid value.
+            let head = match string(ContextKind::InvalidValue) {
+                Some("") => format!("a value is required for '{arg}'"),
+                _ => format!("invalid value for '{arg}'"),
+            };
+            match strings(ContextKind::ValidValue).as_slice() {
+                [] => head,
+                valid => format!("{head}: expected {}", or_list(valid)),
+            }
+        }
+        ErrorKind::ValueValidation => match std::error::Error::source(err) {
+            Some(why) => format!("invalid value for '{arg}': {why}"),
+            None => format!("invalid value for '{arg}'"),
+        },
+        ErrorKind::UnknownArgument => {
+            let token = string(ContextKind::InvalidArg).and_then(flag_name);
+            let suggestion = string(ContextKind::SuggestedArg)
+                .map(|s| format!("; did you mean '{s}'?"))
+                .unwrap_or_default();
+            match token {
+                Some(flag) => format!("unexpected argument '{flag}'{suggestion} ({help})"),
+                None => format!("unexpected argument{suggestion} ({help})"),
+            }
+        }
+        ErrorKind::MissingRequiredArgument => {
+            let missing = strings(ContextKind::InvalidArg);
+            format!("missing required argument: {} ({help})", missing.join(", "))
+        }
+        ErrorKind::ArgumentConflict => match strings(ContextKind::PriorArg).as_slice() {
+            [prior] if prior == arg => {
+                format!("the argument '{arg}' cannot be used more than once")
+            }
+            [] => format!("the argument '{arg}' cannot be used here ({help})"),
+            prior => format!(
+                "the argument '{arg}' cannot be used with '{}'",
+                prior.join("', '")
+            ),
+        },
+        ErrorKind::InvalidSubcommand
+        | ErrorKind::MissingSubcommand
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            format!(
+                "expected a subcommand: {} ({help})",
+                or_list(&subcommands())
+            )
+        }
+        ErrorKind::InvalidUtf8 => "arguments must be valid UTF-8".to_owned(),
+        other => format!(
+            "{} ({help})",
+            other.as_str().unwrap_or("invalid command line")
+        ),
+    }
+}
+
+/// The token itself when it is plainly a flag name: `--` and lowercase
+/// letters and hyphens (anything after `=` dropped), or `-` and one letter.
+fn flag_name(token: &str) -> Option<&str> {
+    let name = token.split_once('=').map_or(token, |(name, _)| name);
+    let long = name.strip_prefix("--").is_some_and(|rest| {
+        !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+    });
+    let short = name
+        .strip_prefix('-')
+        .is_some_and(|rest| rest.len() == 1 && rest.bytes().all(|b| b.is_ascii_alphabetic()));
+    (long || short).then_some(name)
+}
+
+/// The names of the subcommands, for messages.
+fn subcommands() -> Vec<String> {
+    Cli::command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_owned())
+        .filter(|name| name != "help")
+        .collect()
+}
+
+/// `a, b or c`.
+fn or_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(args: &[&str]) -> String {
+        match Cli::try_parse_from(std::iter::once("pinblock").chain(args.iter().copied())) {
+            Ok(_) => String::from("parsed"),
+            Err(err) => usage_message(&err),
+        }
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn unknown_format_names_the_flag_not_the_value() {
+        let m = message(&["encode", "--format", "iso5", "--pin", "1234"]);
+        assert_eq!(
+            m,
+            "invalid value for '--format <F>': unknown PIN block format: expected iso0, iso1, iso2, iso3 or iso4"
+        );
+    }
+
+    #[test]
+    fn bad_encoding_lists_the_choices() {
+        let m = message(&[
+            "encode",
+            "--format",
+            "iso2",
+            "--pin",
+            "1234",
+            "--encoding",
+            "base32",
+        ]);
+        assert_eq!(
+            m,
+            "invalid value for '--encoding <ENCODING>': expected hex or base64"
+        );
+    }
+
+    #[test]
+    fn a_flag_without_its_value() {
+        let m = message(&["encode", "--format", "iso2", "--pin", "1234", "--pan"]);
+        assert_eq!(m, "a value is required for '--pan <PAN>'");
+        let m = message(&["encode", "--format", "iso2", "--pin", "1234", "--encoding"]);
+        assert_eq!(
+            m,
+            "a value is required for '--encoding <ENCODING>': expected hex or base64"
+        );
+    }
+
+    #[test]
+    fn a_stray_pin_is_not_echoed() {
+        let m = message(&["encode", "--format", "iso2", "--pin", "1234", "987654"]);
+        assert!(!m.contains("987654"), "{m}");
+        assert!(m.starts_with("unexpected argument"), "{m}");
+    }
+
+    #[test]
+    fn a_misspelt_flag_is_named_without_its_value() {
+        let m = message(&["kcv", "--tdes-kee=0123456789ABCDEF0123456789ABCDEF"]);
+        assert!(!m.contains("0123"), "{m}");
+        assert!(m.contains("'--tdes-kee'"), "{m}");
+        assert!(m.contains("did you mean '--tdes-key'?"), "{m}");
+    }
+
+    #[test]
+    fn conflicts_and_missing_arguments() {
+        let m = message(&["kcv", "--tdes-key", "00", "--aes-key", "11"]);
+        assert_eq!(
+            m,
+            "the argument '--tdes-key <HEX>' cannot be used with '--aes-key <HEX>'"
+        );
+        let m = message(&["kcv"]);
+        assert!(m.starts_with("missing required argument: "), "{m}");
+        let m = message(&[
+            "encode", "--format", "iso2", "--pin", "1234", "--pin", "5678",
+        ]);
+        assert_eq!(
+            m,
+            "the argument '--pin <PIN>' cannot be used more than once"
+        );
+    }
+
+    #[test]
+    fn missing_or_unknown_subcommand() {
+        let want =
+            "expected a subcommand: encode, decode, translate or kcv (see 'pinblock --help')";
+        assert_eq!(message(&[]), want);
+        assert_eq!(message(&["5141576351968605"]), want);
+    }
+
+    #[test]
+    fn flag_names() {
+        assert_eq!(flag_name("--frobnicate"), Some("--frobnicate"));
+        assert_eq!(flag_name("--pin-x=1234"), Some("--pin-x"));
+        assert_eq!(flag_name("-x"), Some("-x"));
+        assert_eq!(flag_name("-1"), None);
+        assert_eq!(flag_name("--1234"), None);
+        assert_eq!(flag_name("1234"), None);
+        assert_eq!(flag_name("--"), None);
+    }
+}

@@ -1,0 +1,151 @@
+//! The one error type of the `pinblock` commands, and its exit codes.
+
+use pinset_block::Format;
+
+/// Exit status for a command line that is malformed or inconsistent: what
+/// clap rejects, and flag combinations that cannot work (a missing `--pan`
+/// or key, a key of the wrong kind, a refused translation).
+pub const EXIT_USAGE: u8 = 2;
+
+/// Exit status for bad values (PIN, PAN, hex, base64, key length), a block
+/// that cannot be decrypted or decoded, and I/O or RNG failures.
+pub const EXIT_DATA: u8 = 1;
+
+/// Why a `pinblock` command failed.
+///
+/// Every message is one line and carries no PIN digit, PAN digit, key byte
+/// or block byte: only flag names, format names and lengths.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// clap rejected the command line; the message is already reduced to one
+    /// line with no user-supplied value in it.
+    #[error("{0}")]
+    Usage(String),
+
+    /// A PAN-bound format (0, 3 or 4) was used without `--pan`.
+    #[error("{0} binds the PAN: --pan is required")]
+    PanRequired(Format),
+
+    /// The format cannot be used without a key (format 4 needs an AES key).
+    #[error("{format} needs an AES key: give {flag}")]
+    KeyRequired {
+        /// The format asked for.
+        format: Format,
+        /// The flag that would supply the key.
+        flag: &'static str,
+    },
+
+    /// A key of the wrong kind for the format: TDES carries formats 0 to 3,
+    /// AES carries format 4.
+    #[error(
+        "{flag} cannot carry an {format} PIN block: TDES keys carry iso0 to iso3, AES keys carry iso4"
+    )]
+    KeyFormatMismatch {
+        /// The flag that gave the key.
+        flag: &'static str,
+        /// The format asked for.
+        format: Format,
+    },
+
+    /// `translate` was given a key on one side only.
+    #[error(
+        "translate needs a key on both sides (--from-*-key and --to-*-key) or on neither (clear blocks)"
+    )]
+    TranslateKeys,
+
+    /// PCI PIN rules forbid this translation ([`Format::check_translation`]).
+    #[error("translation from {from} to {to} is not allowed: {}", translation_reason(*.from, *.to))]
+    Translation {
+        /// Source format.
+        from: Format,
+        /// Target format.
+        to: Format,
+    },
+
+    /// The PIN was refused (length or non-digit).
+    #[error(transparent)]
+    Pin(pinset_block::Error),
+
+    /// The PAN was refused (length or non-digit).
+    #[error(transparent)]
+    Pan(pinset_block::Error),
+
+    /// A hex argument is not even-length hex.
+    #[error("{flag} is not valid hex: {problem}")]
+    Hex {
+        /// The flag whose value was refused.
+        flag: &'static str,
+        /// What is wrong, without echoing the value.
+        problem: &'static str,
+    },
+
+    /// A base64 argument is not canonical standard base64 with padding.
+    #[error("{flag} is not valid base64 (standard alphabet, with padding)")]
+    Base64 {
+        /// The flag whose value was refused.
+        flag: &'static str,
+    },
+
+    /// A key was refused by the envelope layer (wrong length).
+    #[error("{flag}: {source}")]
+    Key {
+        /// The flag that gave the key.
+        flag: &'static str,
+        /// The envelope error; it names lengths only.
+        source: pinset_envelope::Error,
+    },
+
+    /// The block could not be decrypted or decoded. One message whatever the
+    /// cause, so the tool is no format oracle.
+    #[error(transparent)]
+    Undecryptable(#[from] pinset_envelope::Undecryptable),
+
+    /// Sealing failed after every input was checked (should not happen).
+    #[error("could not seal the PIN block: {0}")]
+    Seal(pinset_envelope::Error),
+
+    /// The PIN could not be read from standard input.
+    #[error("could not read the PIN from stdin: {0}")]
+    Stdin(std::io::ErrorKind),
+
+    /// The result could not be written to standard output.
+    #[error("could not write to stdout: {0}")]
+    Stdout(std::io::ErrorKind),
+
+    /// The system random number generator failed.
+    #[error("the system random number generator failed: {0}")]
+    Random(getrandom::Error),
+}
+
+impl CliError {
+    /// The process exit status for this error: [`EXIT_USAGE`] or [`EXIT_DATA`].
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Usage(_)
+            | CliError::PanRequired(_)
+            | CliError::KeyRequired { .. }
+            | CliError::KeyFormatMismatch { .. }
+            | CliError::TranslateKeys
+            | CliError::Translation { .. } => EXIT_USAGE,
+            CliError::Pin(_)
+            | CliError::Pan(_)
+            | CliError::Hex { .. }
+            | CliError::Base64 { .. }
+            | CliError::Key { .. }
+            | CliError::Undecryptable(_)
+            | CliError::Seal(_)
+            | CliError::Stdin(_)
+            | CliError::Stdout(_)
+            | CliError::Random(_) => EXIT_DATA,
+        }
+    }
+}
+
+/// Why PCI PIN rules refuse a translation, for the one-line message.
+fn translation_reason(from: Format, to: Format) -> &'static str {
+    if from == Format::Iso2 || to == Format::Iso2 {
+        "iso2 is for the ICC's offline PIN only"
+    } else {
+        "a PAN-bound block (iso0, iso3, iso4) never becomes iso1"
+    }
+}

@@ -1,0 +1,989 @@
+//! End-to-end tests of the `pinblock` binary: published vectors, the
+//! one-line output contract and the error contract (non-zero exit, empty
+//! stdout, exactly one stderr line, no PIN, PAN or key quoted).
+//!
+//! Every vector names its source; all are collected, recomputed
+//! independently, in `shared/vectors/iso9564.json`.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+/// What one run of the binary gave.
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+fn run_with_stdin(args: &[&str], stdin: &[u8]) -> Run {
+    let spawned = Command::new(env!("CARGO_BIN_EXE_pinblock"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let output = spawned.and_then(|mut child| {
+        if let Some(mut pipe) = child.stdin.take() {
+            // The binary may exit without reading stdin: a broken pipe is fine.
+            let _ = pipe.write_all(stdin);
+        }
+        child.wait_with_output()
+    });
+    match output {
+        Ok(out) => Run {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        },
+        // Reported through the callers' assertions on `code`.
+        Err(e) => Run {
+            code: None,
+            stdout: String::new(),
+            stderr: format!("could not run pinblock: {e}"),
+        },
+    }
+}
+
+fn run(args: &[&str]) -> Run {
+    run_with_stdin(args, b"")
+}
+
+/// Asserts success with exactly one stdout line and a quiet stderr; returns the line.
+fn ok_with_stdin(args: &[&str], stdin: &[u8]) -> String {
+    let r = run_with_stdin(args, stdin);
+    assert_eq!(r.code, Some(0), "{args:?}: stderr {:?}", r.stderr);
+    assert_eq!(r.stderr, "", "{args:?}");
+    assert!(
+        r.stdout.ends_with('\n') && r.stdout.matches('\n').count() == 1,
+        "{args:?}: stdout is not one line: {:?}",
+        r.stdout
+    );
+    r.stdout.trim_end_matches('\n').to_owned()
+}
+
+fn ok(args: &[&str]) -> String {
+    ok_with_stdin(args, b"")
+}
+
+/// Asserts the error contract and that no secret is quoted; returns the stderr line.
+fn fails_with_stdin(args: &[&str], stdin: &[u8], code: i32, secrets: &[&str]) -> String {
+    let r = run_with_stdin(args, stdin);
+    assert_eq!(r.code, Some(code), "{args:?}: stderr {:?}", r.stderr);
+    assert_eq!(r.stdout, "", "{args:?}");
+    assert!(
+        r.stderr.ends_with('\n') && r.stderr.matches('\n').count() == 1,
+        "{args:?}: stderr is not one line: {:?}",
+        r.stderr
+    );
+    assert!(r.stderr.starts_with("pinblock: error: "), "{:?}", r.stderr);
+    let upper = r.stderr.to_uppercase();
+    for secret in secrets {
+        assert!(
+            !upper.contains(&secret.to_uppercase()),
+            "{args:?}: stderr quotes {secret:?}: {:?}",
+            r.stderr
+        );
+    }
+    r.stderr.trim_end_matches('\n').to_owned()
+}
+
+fn fails(args: &[&str], code: i32, secrets: &[&str]) -> String {
+    fails_with_stdin(args, b"", code, secrets)
+}
+
+const DATA: i32 = 1;
+const USAGE: i32 = 2;
+const UNDECRYPTABLE: &str =
+    "pinblock: error: the PIN block could not be decrypted or is not a valid PIN block";
+
+/// jPOS JCESecurityModuleTest: the ZPK of its format 0 and format 1 vectors.
+const JPOS_ZPK: &str = "12345678123456781234567812345678";
+/// jPOS JCESecurityModuleTest: PAN of its format 0 vector.
+const JPOS_PAN: &str = "1234567890123456";
+/// jPOS JCESecurityModuleTest: PIN 1234, format 0, under JPOS_ZPK.
+const JPOS_ISO0: &str = "ABE38E29B58EA392";
+
+#[test]
+fn format0_clear_moov() {
+    // moov-io/pinblock formats/iso0_test.go
+    let block = ok(&[
+        "encode",
+        "--format",
+        "iso0",
+        "--pin",
+        "1234",
+        "--pan",
+        "5432101234567891",
+    ]);
+    assert_eq!(block, "041215FEDCBA9876");
+    let args = [
+        "decode",
+        "--format",
+        "iso0",
+        "--block",
+        "041215FEDCBA9876",
+        "--pan",
+        "5432101234567891",
+    ];
+    assert_eq!(ok(&args), "1234");
+    let args = [
+        "decode",
+        "--format",
+        "iso0",
+        "--block",
+        "041215fedcba9876",
+        "--pan",
+        "5432101234567891",
+    ];
+    assert_eq!(ok(&args), "1234");
+}
+
+#[test]
+fn format0_tdes_jpos() {
+    // jPOS JCESecurityModuleTest
+    let enc = [
+        "encode",
+        "--format",
+        "iso0",
+        "--pin",
+        "1234",
+        "--pan",
+        JPOS_PAN,
+        "--tdes-key",
+        JPOS_ZPK,
+    ];
+    assert_eq!(ok(&enc), JPOS_ISO0);
+    let mut b64 = enc.to_vec();
+    b64.extend(["--encoding", "base64"]);
+    assert_eq!(ok(&b64), "q+OOKbWOo5I=");
+
+    let dec = [
+        "decode",
+        "--format",
+        "iso0",
+        "--block",
+        JPOS_ISO0,
+        "--pan",
+        JPOS_PAN,
+        "--tdes-key",
+        JPOS_ZPK,
+    ];
+    assert_eq!(ok(&dec), "1234");
+    let lower_block = JPOS_ISO0.to_lowercase();
+    let lower_key = JPOS_ZPK.to_lowercase();
+    let lower = [
+        "decode",
+        "--format",
+        "iso0",
+        "--block",
+        &lower_block,
+        "--pan",
+        JPOS_PAN,
+        "--tdes-key",
+        &lower_key,
+    ];
+    assert_eq!(ok(&lower), "1234");
+    let base64 = [
+        "decode",
+        "--format",
+        "iso0",
+        "--block",
+        "q+OOKbWOo5I=",
+        "--pan",
+        JPOS_PAN,
+        "--tdes-key",
+        JPOS_ZPK,
+        "--encoding",
+        "base64",
+    ];
+    assert_eq!(ok(&base64), "1234");
+}
+
+#[test]
+fn format1_tdes_jpos() {
+    // jPOS JCESecurityModuleTest: clear 14123444B4B2B43F, encrypted 07438C40F225BF7D
+    let args = [
+        "decode",
+        "--format",
+        "iso1",
+        "--block",
+        "07438C40F225BF7D",
+        "--tdes-key",
+        JPOS_ZPK,
+    ];
+    assert_eq!(ok(&args), "1234");
+    assert_eq!(
+        ok(&["decode", "--format", "iso1", "--block", "14123444B4B2B43F"]),
+        "1234"
+    );
+}
+
+#[test]
+fn format4_aes_psec() {
+    // psec tests (ep2 specification example)
+    let args = [
+        "decode",
+        "--format",
+        "iso4",
+        "--block",
+        "CC17F65586BFD0953010226C4FC5B3CA",
+        "--pan",
+        "432198765432109870",
+        "--aes-key",
+        "C1D0F8FB4958670DBA40AB1F3752EF0D",
+    ];
+    assert_eq!(ok(&args), "1234");
+    // psec tests/test_pinblock.py
+    let args = [
+        "decode",
+        "--format",
+        "iso4",
+        "--block",
+        "28B41FDDD29B743E93124BD8E32D921E",
+        "--pan",
+        "1234567890123456789",
+        "--aes-key",
+        "00112233445566778899AABBCCDDEEFF",
+    ];
+    assert_eq!(ok(&args), "1234");
+}
+
+#[test]
+fn format4_round_trip_and_fresh_fill() {
+    // Mastercard Processing sandbox card 70001 (PIN and PAN), with the psec AES key.
+    let key = "00112233445566778899AABBCCDDEEFF";
+    let enc = [
+        "encode",
+        "--format",
+        "iso4",
+        "--pin",
+        "7580",
+        "--pan",
+        "5141576351968605",
+        "--aes-key",
+        key,
+    ];
+    let first = ok(&enc);
+    let second = ok(&enc);
+    assert_eq!(first.len(), 32);
+    assert!(
+        first
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b)),
+        "{first}"
+    );
+    assert_ne!(first, second, "random fill must differ between runs");
+    for block in [&first, &second] {
+        let dec = [
+            "decode",
+            "--format",
+            "iso4",
+            "--block",
+            block,
+            "--pan",
+            "5141576351968605",
+            "--aes-key",
+            key,
+        ];
+        assert_eq!(ok(&dec), "7580");
+    }
+}
+
+#[test]
+fn kcvs() {
+    // ANSI X9.24-1:2017 (TDES: first 3 bytes of TDES-ECB(K, 00*8); AES: of AES-CMAC(K, 00*16)).
+    assert_eq!(
+        ok(&["kcv", "--tdes-key", "0123456789ABCDEFFEDCBA9876543210"]),
+        "08D7B4"
+    );
+    assert_eq!(
+        ok(&["kcv", "--tdes-key", "E6F1081FEA4C402CC192B65DE367EC3E"]),
+        "212CF9"
+    );
+    assert_eq!(
+        ok(&["kcv", "--aes-key", "00112233445566778899AABBCCDDEEFF"]),
+        "53E107"
+    );
+    assert_eq!(
+        ok(&["kcv", "--aes-key", "00112233445566778899aabbccddeeff"]),
+        "53E107"
+    );
+    // Mastercard Processing sandbox ZPK (3-key TDES).
+    assert_eq!(
+        ok(&[
+            "kcv",
+            "--tdes-key",
+            "F94B8CD62A20B85AA9B8E06DB6B0BA6785EC029CB604E861"
+        ]),
+        "F3BF3A"
+    );
+    // jPOS JCESecurityModuleTest
+    assert_eq!(ok(&["kcv", "--tdes-key", JPOS_ZPK]), "6FB1C8");
+}
+
+#[test]
+fn pin_from_stdin() {
+    // moov-io/pinblock formats/iso0_test.go
+    let args = [
+        "encode",
+        "--format",
+        "iso0",
+        "--pin",
+        "-",
+        "--pan",
+        "5432101234567891",
+    ];
+    for input in [&b"1234\n"[..], b"1234\r\n", b"1234"] {
+        assert_eq!(ok_with_stdin(&args, input), "041215FEDCBA9876", "{input:?}");
+    }
+    // Only one newline is dropped, and nothing else is trimmed.
+    for input in [
+        &b"1234\n\n"[..],
+        b" 1234\n",
+        b"1234 \n",
+        b"1234\r",
+        b"",
+        b"\n",
+    ] {
+        fails_with_stdin(&args, input, DATA, &["5432101234567891"]);
+    }
+    let msg = fails_with_stdin(&args, b"98765x\n", DATA, &["98765", "5432101234567891"]);
+    assert_eq!(msg, "pinblock: error: PIN must hold only the digits 0-9");
+}
+
+#[test]
+fn translate_iso1_tdes_to_iso0_then_decode() {
+    // jPOS JCESecurityModuleTest: 07438C40F225BF7D is format 1 of 1234 under JPOS_ZPK.
+    // The outgoing key is the ANSI X9.24-1 KCV test key; the PAN is Mastercard sandbox card 70001.
+    let zpk = "0123456789ABCDEFFEDCBA9876543210";
+    let pan = "5141576351968605";
+    let args = [
+        "translate",
+        "--from",
+        "iso1",
+        "--to",
+        "iso0",
+        "--block",
+        "07438C40F225BF7D",
+        "--pan",
+        pan,
+        "--from-tdes-key",
+        JPOS_ZPK,
+        "--to-tdes-key",
+        zpk,
+    ];
+    let block = ok(&args);
+    assert_eq!(block.len(), 16);
+    // Format 0 is deterministic: the same as encoding 1234 directly.
+    let direct = ok(&[
+        "encode",
+        "--format",
+        "iso0",
+        "--pin",
+        "1234",
+        "--pan",
+        pan,
+        "--tdes-key",
+        zpk,
+    ]);
+    assert_eq!(block, direct);
+    let dec = [
+        "decode",
+        "--format",
+        "iso0",
+        "--block",
+        &block,
+        "--pan",
+        pan,
+        "--tdes-key",
+        zpk,
+    ];
+    assert_eq!(ok(&dec), "1234");
+
+    // The same in base64 both ways: 07438C40F225BF7D is B0OMQPIlv30=.
+    let args = [
+        "translate",
+        "--from",
+        "iso1",
+        "--to",
+        "iso0",
+        "--block",
+        "B0OMQPIlv30=",
+        "--pan",
+        pan,
+        "--from-tdes-key",
+        JPOS_ZPK,
+        "--to-tdes-key",
+        zpk,
+        "--encoding",
+        "base64",
+    ];
+    let b64 = ok(&args);
+    assert_eq!(b64.len(), 12);
+    let dec = [
+        "decode",
+        "--format",
+        "iso0",
+        "--block",
+        &b64,
+        "--pan",
+        pan,
+        "--tdes-key",
+        zpk,
+        "--encoding",
+        "base64",
+    ];
+    assert_eq!(ok(&dec), "1234");
+}
+
+#[test]
+fn translate_jpos_format1_to_jpos_format0() {
+    // jPOS JCESecurityModuleTest: the format 1 block 07438C40F225BF7D and the format 0
+    // block ABE38E29B58EA392 both hold PIN 1234 under the same ZPK; format 0 is
+    // deterministic, so translating one gives the other.
+    let args = [
+        "translate",
+        "--from",
+        "iso1",
+        "--to",
+        "iso0",
+        "--block",
+        "07438C40F225BF7D",
+        "--pan",
+        JPOS_PAN,
+        "--from-tdes-key",
+        JPOS_ZPK,
+        "--to-tdes-key",
+        JPOS_ZPK,
+    ];
+    assert_eq!(ok(&args), JPOS_ISO0);
+}
+
+#[test]
+fn translate_clear_to_clear() {
+    // jPOS JCESecurityModuleTest clear format 1 block -> moov-io/pinblock format 0 vector.
+    let args = [
+        "translate",
+        "--from",
+        "iso1",
+        "--to",
+        "iso0",
+        "--block",
+        "14123444B4B2B43F",
+        "--pan",
+        "5432101234567891",
+    ];
+    assert_eq!(ok(&args), "041215FEDCBA9876");
+}
+
+#[test]
+fn translate_to_iso1_is_refused() {
+    let pan = "5141576351968605";
+    let aes = "00112233445566778899AABBCCDDEEFF";
+    for (from, from_flag, from_key) in [
+        ("iso0", "--from-tdes-key", JPOS_ZPK),
+        ("iso3", "--from-tdes-key", JPOS_ZPK),
+        ("iso4", "--from-aes-key", aes),
+    ] {
+        let args = [
+            "translate",
+            "--from",
+            from,
+            "--to",
+            "iso1",
+            "--block",
+            JPOS_ISO0,
+            "--pan",
+            pan,
+            from_flag,
+            from_key,
+            "--to-tdes-key",
+            JPOS_ZPK,
+        ];
+        let msg = fails(&args, USAGE, &[pan, from_key, JPOS_ZPK]);
+        assert!(
+            msg.contains(&format!("translation from {from} to iso1 is not allowed")),
+            "{msg}"
+        );
+    }
+}
+
+#[test]
+fn tampered_block_reads_like_a_wrong_key() {
+    let dec = |block: &str, key: &str| {
+        let args = [
+            "decode",
+            "--format",
+            "iso0",
+            "--block",
+            block,
+            "--pan",
+            JPOS_PAN,
+            "--tdes-key",
+            key,
+        ];
+        fails(&args, DATA, &["1234", JPOS_PAN, key])
+    };
+    // jPOS JCESecurityModuleTest block with its last byte flipped, under the right key...
+    let tampered = dec("ABE38E29B58EA36D", JPOS_ZPK);
+    // ...and the untouched block under another key (the ANSI X9.24-1 KCV test key).
+    let wrong_key = dec(JPOS_ISO0, "0123456789ABCDEFFEDCBA9876543210");
+    assert_eq!(tampered, UNDECRYPTABLE);
+    assert_eq!(wrong_key, UNDECRYPTABLE);
+    // Wrong length and wrong format give the same line.
+    assert_eq!(dec("ABE38E29B58EA3", JPOS_ZPK), UNDECRYPTABLE);
+    let iso3 = [
+        "decode",
+        "--format",
+        "iso3",
+        "--block",
+        JPOS_ISO0,
+        "--pan",
+        JPOS_PAN,
+        "--tdes-key",
+        JPOS_ZPK,
+    ];
+    assert_eq!(fails(&iso3, DATA, &[JPOS_PAN, JPOS_ZPK]), UNDECRYPTABLE);
+    // A clear block with a broken control field (psec tests/test_pinblock.py).
+    let clear = [
+        "decode",
+        "--format",
+        "iso0",
+        "--block",
+        "241261AAAAEDCBA9",
+        "--pan",
+        "5555555551234567",
+    ];
+    assert_eq!(fails(&clear, DATA, &["5555555551234567"]), UNDECRYPTABLE);
+}
+
+#[test]
+fn bad_inputs_follow_the_error_contract() {
+    let pan = "5141576351968605";
+    let key = JPOS_ZPK;
+    let misspelt = format!("--tdes-kee={key}");
+    let cases: Vec<(Vec<&str>, i32, Vec<&str>)> = vec![
+        // PIN
+        (
+            vec!["encode", "--format", "iso0", "--pin", "987", "--pan", pan],
+            DATA,
+            vec!["987", pan],
+        ),
+        (
+            vec!["encode", "--format", "iso0", "--pin", "98x7", "--pan", pan],
+            DATA,
+            vec!["98x7", pan],
+        ),
+        (
+            vec!["encode", "--format", "iso2", "--pin", "9876543210987"],
+            DATA,
+            vec!["9876543210987"],
+        ),
+        (
+            vec![
+                "encode",
+                "--format",
+                "iso2",
+                "--pin",
+                "\u{ff19}\u{ff18}\u{ff17}\u{ff16}",
+            ],
+            DATA,
+            vec!["\u{ff19}"],
+        ),
+        (
+            vec!["encode", "--format", "iso2", "--pin", ""],
+            DATA,
+            vec![],
+        ),
+        // PAN
+        (
+            vec![
+                "encode",
+                "--format",
+                "iso0",
+                "--pin",
+                "9876",
+                "--pan",
+                "51415763519686051234",
+            ],
+            DATA,
+            vec!["9876", pan],
+        ),
+        (
+            vec![
+                "encode",
+                "--format",
+                "iso0",
+                "--pin",
+                "9876",
+                "--pan",
+                "51415763519",
+            ],
+            DATA,
+            vec!["9876", "51415763519"],
+        ),
+        (
+            vec![
+                "encode",
+                "--format",
+                "iso0",
+                "--pin",
+                "9876",
+                "--pan",
+                "514157635196860A",
+            ],
+            DATA,
+            vec!["9876", "514157635196860A"],
+        ),
+        (
+            vec!["encode", "--format", "iso0", "--pin", "9876"],
+            USAGE,
+            vec!["9876"],
+        ),
+        (
+            vec!["decode", "--format", "iso3", "--block", "041215FEDCBA9876"],
+            USAGE,
+            vec![],
+        ),
+        (
+            vec![
+                "encode",
+                "--format",
+                "iso4",
+                "--pin",
+                "9876",
+                "--aes-key",
+                "00112233445566778899AABBCCDDEEFF",
+            ],
+            USAGE,
+            vec!["9876", "00112233445566778899AABBCCDDEEFF"],
+        ),
+        // Hex and base64
+        (
+            vec![
+                "decode",
+                "--format",
+                "iso0",
+                "--block",
+                "041215FEDCBA987G",
+                "--pan",
+                pan,
+            ],
+            DATA,
+            vec![pan],
+        ),
+        (
+            vec![
+                "decode",
+                "--format",
+                "iso0",
+                "--block",
+                "041215FEDCBA987",
+                "--pan",
+                pan,
+            ],
+            DATA,
+            vec![pan],
+        ),
+        (
+            vec![
+                "decode",
+                "--format",
+                "iso0",
+                "--block",
+                "041215FE DCBA9876",
+                "--pan",
+                pan,
+            ],
+            DATA,
+            vec![pan],
+        ),
+        (
+            vec![
+                "decode",
+                "--format",
+                "iso0",
+                "--block",
+                "!!notbase64!",
+                "--pan",
+                pan,
+                "--encoding",
+                "base64",
+            ],
+            DATA,
+            vec![pan],
+        ),
+        (
+            vec![
+                "encode",
+                "--format",
+                "iso0",
+                "--pin",
+                "9876",
+                "--pan",
+                pan,
+                "--tdes-key",
+                "Z2345678123456781234567812345678",
+            ],
+            DATA,
+            vec!["9876", pan, "Z2345678123456781234567812345678"],
+        ),
+        (
+            vec!["kcv", "--tdes-key", "1234567812345678123456781234567"],
+            DATA,
+            vec!["1234567812345678123456781234567"],
+        ),
+        // Key lengths: 15 bytes TDES, 15 bytes AES.
+        (
+            vec![
+                "encode",
+                "--format",
+                "iso0",
+                "--pin",
+                "9876",
+                "--pan",
+                pan,
+                "--tdes-key",
+                &key[2..],
+            ],
+            DATA,
+            vec!["9876", pan, &key[2..]],
+        ),
+        (vec!["kcv", "--tdes-key", &key[2..]], DATA, vec![&key[2..]]),
+        (vec!["kcv", "--aes-key", &key[2..]], DATA, vec![&key[2..]]),
+        // Key kind against format, and both keys.
+        (
+            vec!["encode", "--format", "iso4", "--pin", "9876", "--pan", pan],
+            USAGE,
+            vec!["9876", pan],
+        ),
+        (
+            vec![
+                "encode",
+                "--format",
+                "iso4",
+                "--pin",
+                "9876",
+                "--pan",
+                pan,
+                "--tdes-key",
+                key,
+            ],
+            USAGE,
+            vec!["9876", pan, key],
+        ),
+        (
+            vec![
+                "encode",
+                "--format",
+                "iso0",
+                "--pin",
+                "9876",
+                "--pan",
+                pan,
+                "--aes-key",
+                key,
+            ],
+            USAGE,
+            vec!["9876", pan, key],
+        ),
+        (
+            vec![
+                "encode",
+                "--format",
+                "iso0",
+                "--pin",
+                "9876",
+                "--pan",
+                pan,
+                "--tdes-key",
+                key,
+                "--aes-key",
+                key,
+            ],
+            USAGE,
+            vec!["9876", pan, key],
+        ),
+        (
+            vec![
+                "translate",
+                "--from",
+                "iso0",
+                "--to",
+                "iso4",
+                "--block",
+                JPOS_ISO0,
+                "--pan",
+                pan,
+                "--from-tdes-key",
+                key,
+                "--to-tdes-key",
+                key,
+            ],
+            USAGE,
+            vec![pan, key],
+        ),
+        (
+            vec![
+                "translate",
+                "--from",
+                "iso1",
+                "--to",
+                "iso0",
+                "--block",
+                JPOS_ISO0,
+                "--pan",
+                pan,
+                "--from-tdes-key",
+                key,
+            ],
+            USAGE,
+            vec![pan, key],
+        ),
+        // Formats, encodings, flags, subcommands.
+        (
+            vec!["encode", "--format", "iso5", "--pin", "9876", "--pan", pan],
+            USAGE,
+            vec!["9876", pan],
+        ),
+        (
+            vec![
+                "encode",
+                "--format",
+                "iso0",
+                "--pin",
+                "9876",
+                "--pan",
+                pan,
+                "--encoding",
+                "base32",
+            ],
+            USAGE,
+            vec!["9876", pan],
+        ),
+        (
+            vec![
+                "encode",
+                "--format",
+                "iso0",
+                "--pin",
+                "9876",
+                "--pan",
+                pan,
+                "--frobnicate",
+            ],
+            USAGE,
+            vec!["9876", pan],
+        ),
+        (
+            vec!["encode", "--format", "iso0", "--pin", "9876", pan],
+            USAGE,
+            vec!["9876", pan],
+        ),
+        (
+            vec![
+                "encode",
+                "--format",
+                "iso0",
+                "--pin",
+                "9876",
+                "--pan",
+                pan,
+                "--tdes-kee",
+                key,
+            ],
+            USAGE,
+            vec!["9876", pan, key],
+        ),
+        (
+            vec![
+                "encode", "--format", "iso0", "--pin", "9876", "--pan", pan, &misspelt,
+            ],
+            USAGE,
+            vec!["9876", pan, key],
+        ),
+        (
+            vec![
+                "encode", "--format", "iso0", "--pin", "9876", "--pin", "5432", "--pan", pan,
+            ],
+            USAGE,
+            vec!["9876", "5432", pan],
+        ),
+        (vec!["kcv"], USAGE, vec![]),
+        (vec![], USAGE, vec![]),
+        (vec!["decrypt"], USAGE, vec![]),
+    ];
+    for (args, code, secrets) in &cases {
+        fails(args, *code, secrets);
+    }
+}
+
+#[test]
+fn specific_messages() {
+    let pan = "5141576351968605";
+    let cases = [
+        (
+            vec!["encode", "--format", "iso0", "--pin", "987", "--pan", pan],
+            "PIN must have 4 to 12 digits",
+        ),
+        (
+            vec!["encode", "--format", "iso0", "--pin", "9876"],
+            "iso0 binds the PAN: --pan is required",
+        ),
+        (
+            vec!["encode", "--format", "iso5", "--pin", "9876"],
+            "invalid value for '--format <F>': unknown PIN block format: expected iso0, iso1, iso2, iso3 or iso4",
+        ),
+        (
+            vec!["kcv", "--tdes-key", "345678123456781234567812345678"],
+            "--tdes-key: TDES key must be 16 or 24 bytes, got 15",
+        ),
+        (
+            vec!["kcv", "--aes-key", "0011"],
+            "--aes-key: AES key must be 16, 24 or 32 bytes, got 2",
+        ),
+        (
+            vec!["kcv", "--aes-key", "001"],
+            "--aes-key is not valid hex: odd number of digits",
+        ),
+        (
+            vec!["encode", "--format", "iso0", "--pin", "9876", "--quiet"],
+            "unexpected argument '--quiet' (see 'pinblock --help')",
+        ),
+        (
+            vec![
+                "encode",
+                "--format",
+                "iso0",
+                "--pin",
+                "9876",
+                "--pam",
+                "5141576351968605",
+            ],
+            "unexpected argument '--pam'; did you mean '--pan'? (see 'pinblock --help')",
+        ),
+    ];
+    for (args, want) in cases {
+        let r = run(&args);
+        assert_eq!(r.stderr, format!("pinblock: error: {want}\n"), "{args:?}");
+    }
+}
+
+#[test]
+fn help_and_version_go_to_stdout() {
+    for args in [
+        &["--help"][..],
+        &["--version"],
+        &["encode", "--help"],
+        &["help", "translate"],
+    ] {
+        let r = run(args);
+        assert_eq!(r.code, Some(0), "{args:?}");
+        assert!(!r.stdout.is_empty(), "{args:?}");
+        assert_eq!(r.stderr, "", "{args:?}");
+    }
+    assert_eq!(
+        ok(&["--version"]),
+        format!("pinblock {}", env!("CARGO_PKG_VERSION"))
+    );
+}

@@ -1,0 +1,717 @@
+//! The RSA key ring of Mastercard Processing's seed set-PIN flow.
+//!
+//! The issuer publishes `{keyIndex, publicRsaKey}` from
+//! `GET /public-keys?data_type_to_secure=PIN_BLOCK`; the device seals an ISO
+//! format 1 block under that key and sends the index back in the `Key-Index`
+//! header. The ring answers both sides: [`RsaKeyRing::publish`] and
+//! [`RsaKeyRing::open_pin_block`], with rotation and a grace period between.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pinset_block::{Format, Pan, Pin};
+use pinset_envelope::rsa::{self, RsaDecryptor};
+use pinset_envelope::{RsaPadding, RsaPrivateKey, RsaPublicKey};
+use rand_core::CryptoRng;
+use zeroize::Zeroizing;
+
+use crate::snapshot::{self, Kind, SecretWriter};
+use crate::store::Lifecycle;
+use crate::{
+    Clock, ImportError, Kek, KeyError, KeyIndex, KeyPurpose, KeyState, KeyStore, MemoryKeyStore,
+    RingEntry, StoreError, SystemClock, Timestamp,
+};
+
+/// How many times a write retries when another writer changed the store first.
+const CAS_ATTEMPTS: usize = 8;
+
+/// How [`RsaKeyRing::publish`] encodes the public key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum PublicKeyForm {
+    /// Uppercase hex of the DER SubjectPublicKeyInfo: Mastercard Processing's default.
+    #[default]
+    DerHex,
+    /// The PEM body without its BEGIN/END lines, on one line: base64 of the DER
+    /// SubjectPublicKeyInfo.
+    PemBody,
+}
+
+/// What `GET /public-keys` answers: the active key's index and public key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublishedKey {
+    /// `keyIndex`: the device sends it back in the `Key-Index` header.
+    pub key_index: KeyIndex,
+    /// `publicRsaKey`, in the form asked for.
+    pub public_rsa_key: String,
+}
+
+/// A key to add to the ring with [`RsaKeyRing::rotate`], with its settings.
+///
+/// Defaults: padding OAEP-SHA-256, purpose PIN encryption, no not-after date.
+#[derive(Clone, Debug)]
+pub struct NewKey {
+    key_index: KeyIndex,
+    key: RsaPrivateKey,
+    padding: RsaPadding,
+    purpose: KeyPurpose,
+    not_after: Option<Timestamp>,
+}
+
+impl NewKey {
+    /// Wraps a key you generated or loaded (RSA-2048 generation takes a while:
+    /// do it ahead of time, or in an HSM).
+    pub fn new(key_index: KeyIndex, key: RsaPrivateKey) -> Self {
+        NewKey {
+            key_index,
+            key,
+            padding: RsaPadding::default(),
+            purpose: KeyPurpose::PinEncryption,
+            not_after: None,
+        }
+    }
+
+    /// Generates a key of `bits` (2048 to 4096) from `rng`.
+    pub fn generate<R: CryptoRng + ?Sized>(
+        key_index: KeyIndex,
+        bits: usize,
+        rng: &mut R,
+    ) -> Result<Self, KeyError> {
+        Ok(NewKey::new(key_index, RsaPrivateKey::generate(bits, rng)?))
+    }
+
+    /// The padding devices use with this key (Mastercard Processing does not publish it).
+    pub fn with_padding(mut self, padding: RsaPadding) -> Self {
+        self.padding = padding;
+        self
+    }
+
+    /// A date after which the key decrypts nothing, whatever its state.
+    pub fn with_not_after(mut self, not_after: Timestamp) -> Self {
+        self.not_after = Some(not_after);
+        self
+    }
+
+    /// What the key may be used for; [`RsaKeyRing::open_pin_block`] needs
+    /// [`KeyPurpose::PinEncryption`], the default.
+    pub fn with_purpose(mut self, purpose: KeyPurpose) -> Self {
+        self.purpose = purpose;
+        self
+    }
+}
+
+/// What a rotation did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rotation {
+    /// The new active key.
+    pub active: KeyIndex,
+    /// The key that was active before, if there was a live one.
+    pub previous: Option<KeyIndex>,
+    /// When the previous key stops decrypting (`Some` exactly when `previous` is).
+    pub previous_until: Option<Timestamp>,
+}
+
+/// A live ring key, ready to decrypt: the result of [`RsaKeyRing::decryptor`].
+///
+/// It implements [`RsaDecryptor`], so the envelope's functions take it, and
+/// carries the key's padding and purpose. Take one per request: a handle
+/// keeps decrypting after its key is retired.
+#[derive(Clone)]
+pub struct RingDecryptor {
+    key_index: KeyIndex,
+    padding: RsaPadding,
+    purpose: KeyPurpose,
+    key: Arc<RsaPrivateKey>,
+}
+
+impl RingDecryptor {
+    /// The key's index.
+    pub fn key_index(&self) -> &KeyIndex {
+        &self.key_index
+    }
+
+    /// The padding devices use with this key.
+    pub fn padding(&self) -> RsaPadding {
+        self.padding
+    }
+
+    /// What the key may be used for.
+    pub fn purpose(&self) -> KeyPurpose {
+        self.purpose
+    }
+
+    /// Decrypts `cryptogram` with the key's padding and decodes the PIN block
+    /// inside as `format`. Refused unless the key is for PIN encryption.
+    pub fn open_pin_block(
+        &self,
+        cryptogram: &[u8],
+        format: Format,
+        pan: Option<&Pan>,
+    ) -> Result<Pin, KeyError> {
+        if self.purpose != KeyPurpose::PinEncryption {
+            return Err(KeyError::WrongPurpose {
+                key: self.key_index.to_string(),
+                expected: KeyPurpose::PinEncryption,
+                found: self.purpose,
+            });
+        }
+        Ok(rsa::open(
+            self.key.as_ref(),
+            self.padding,
+            cryptogram,
+            format,
+            pan,
+        )?)
+    }
+}
+
+impl RsaDecryptor for RingDecryptor {
+    fn public_key(&self) -> RsaPublicKey {
+        self.key.public_key()
+    }
+
+    fn decrypt(
+        &self,
+        padding: RsaPadding,
+        cryptogram: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, pinset_envelope::Error> {
+        RsaDecryptor::decrypt(self.key.as_ref(), padding, cryptogram)
+    }
+}
+
+impl fmt::Debug for RingDecryptor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RingDecryptor")
+            .field("key_index", &self.key_index)
+            .field("padding", &self.padding)
+            .field("purpose", &self.purpose)
+            .field("key", &self.key)
+            .finish()
+    }
+}
+
+/// RSA key pairs under key indexes, with one active key, rotation with a
+/// grace period, and retirement.
+///
+/// - [`publish`](Self::publish) gives the active key for `GET /public-keys`.
+/// - [`rotate`](Self::rotate) makes a new key active; the previous one
+///   decrypts for a grace period (`DecryptOnly`), then is `Retired`. The
+///   clock is read at every lookup, so retirement needs no timer;
+///   [`sweep`](Self::sweep) writes it down and drops the retired private keys.
+/// - [`open_pin_block`](Self::open_pin_block) opens a device's cryptogram
+///   under the index it names. A retired index fails with
+///   [`KeyError::RetiredKeyIndex`], whose [`KeyError::is_refetch`] tells the
+///   client to fetch the public key again; an index never issued fails with
+///   [`KeyError::UnknownKeyIndex`].
+/// - [`export`](Self::export) and [`import`](Self::import) move the whole
+///   ring under a [`Kek`].
+///
+/// Storage is a [`KeyStore`] ([`MemoryKeyStore`] by default) and time a
+/// [`Clock`] ([`SystemClock`] by default). `RsaKeyRing` is `Send + Sync`:
+/// share it behind an `Arc`.
+pub struct RsaKeyRing<S: KeyStore = MemoryKeyStore, C: Clock = SystemClock> {
+    store: S,
+    clock: C,
+}
+
+impl RsaKeyRing {
+    /// An empty ring in memory on the system clock.
+    pub fn new() -> Self {
+        RsaKeyRing::with_store(MemoryKeyStore::new(), SystemClock)
+    }
+}
+
+impl Default for RsaKeyRing {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<C: Clock> RsaKeyRing<MemoryKeyStore, C> {
+    /// An empty ring in memory on `clock`.
+    pub fn with_clock(clock: C) -> Self {
+        RsaKeyRing::with_store(MemoryKeyStore::new(), clock)
+    }
+
+    /// Rebuilds a ring in memory from an [`export`](Self::export).
+    ///
+    /// Every key index, state, date, padding, purpose and private key comes
+    /// back as it was. A tampered or truncated export, or the wrong KEK,
+    /// fails with [`KeyError::Import`] and builds nothing.
+    pub fn import(export: &[u8], kek: &Kek, clock: C) -> Result<Self, KeyError> {
+        RsaKeyRing::import_into(export, kek, MemoryKeyStore::new(), clock)
+    }
+}
+
+impl<S: KeyStore, C: Clock> RsaKeyRing<S, C> {
+    /// A ring over `store` on `clock`. The store may already hold a ring.
+    pub fn with_store(store: S, clock: C) -> Self {
+        RsaKeyRing { store, clock }
+    }
+
+    /// Rebuilds a ring from an [`export`](Self::export) into `store`, which
+    /// must be empty ([`KeyError::StoreNotEmpty`] otherwise). The export is
+    /// checked completely before the store is written, in one write.
+    pub fn import_into(export: &[u8], kek: &Kek, store: S, clock: C) -> Result<Self, KeyError> {
+        let entries = decode_ring(export, kek)?;
+        let current = store.snapshot()?;
+        if !current.entries.is_empty() {
+            return Err(KeyError::StoreNotEmpty);
+        }
+        store.compare_and_swap(current.generation, entries)?;
+        Ok(RsaKeyRing { store, clock })
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &C {
+        &self.clock
+    }
+
+    /// Every entry as stored (use [`RingEntry::state_at`] for the state now).
+    pub fn entries(&self) -> Result<Vec<RingEntry>, KeyError> {
+        Ok(self.store.snapshot()?.entries)
+    }
+
+    /// The active key's index and public key, for `GET /public-keys`.
+    ///
+    /// ```
+    /// use pinset_envelope::{RsaPrivateKey, RsaPublicKey};
+    /// use pinset_keys::{KeyIndex, NewKey, PublicKeyForm, RsaKeyRing};
+    /// use std::time::Duration;
+    ///
+    /// let ring = RsaKeyRing::new();
+    /// let key = RsaPrivateKey::from_pem(include_str!("../../envelope/tests/data/rsa2048.pem"))?;
+    /// ring.rotate(NewKey::new(KeyIndex::new("A1564386531162")?, key), Duration::ZERO)?;
+    ///
+    /// let hex = ring.publish(PublicKeyForm::DerHex)?;
+    /// assert_eq!(hex.key_index.as_str(), "A1564386531162");
+    /// assert!(hex.public_rsa_key.starts_with("30820122")); // DER SPKI of RSA-2048
+    /// let body = ring.publish(PublicKeyForm::PemBody)?;
+    /// assert_eq!(RsaPublicKey::from_base64(&body.public_rsa_key)?, RsaPublicKey::from_hex(&hex.public_rsa_key)?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn publish(&self, form: PublicKeyForm) -> Result<PublishedKey, KeyError> {
+        let now = self.clock.now();
+        let snapshot = self.store.snapshot()?;
+        let entry = snapshot
+            .entries
+            .iter()
+            .find(|e| e.state() == KeyState::Active)
+            .ok_or(KeyError::NoActiveKey)?;
+        let key = match (entry.state_at(now), entry.private_key()) {
+            (KeyState::Active, Some(key)) => key,
+            (KeyState::Retired { since }, _) => {
+                return Err(KeyError::ActiveKeyExpired {
+                    key_index: entry.key_index.clone(),
+                    since,
+                });
+            }
+            _ => return Err(KeyError::NoActiveKey),
+        };
+        let public = key.public_key();
+        Ok(PublishedKey {
+            key_index: entry.key_index.clone(),
+            public_rsa_key: match form {
+                PublicKeyForm::DerHex => public.to_hex(),
+                PublicKeyForm::PemBody => public.to_base64(),
+            },
+        })
+    }
+
+    /// Makes `new` the active key. The previous active key decrypts until
+    /// now + `grace` (`DecryptOnly`), then is retired; with a zero grace it
+    /// is retired at once. On an empty ring this installs the first key.
+    ///
+    /// Fails with [`KeyError::DuplicateKeyIndex`] if the ring already holds
+    /// the index, even retired. The write is one compare-and-swap of the
+    /// whole ring, retried if another writer got there first.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use pinset_block::{Format, Pin};
+    /// use pinset_envelope::{RsaPadding, RsaPrivateKey};
+    /// use pinset_keys::{KeyIndex, ManualClock, NewKey, RsaKeyRing, Timestamp};
+    /// use rand_core::SeedableRng;
+    ///
+    /// let clock = ManualClock::new(Timestamp::from_unix_secs(1_700_000_000));
+    /// let ring = RsaKeyRing::with_clock(clock.clone());
+    /// let old = RsaPrivateKey::from_pem(include_str!("../../envelope/tests/data/rsa2048.pem"))?;
+    /// let new = RsaPrivateKey::from_pem(include_str!("../../envelope/tests/data/rsa3072.pem"))?;
+    /// ring.rotate(NewKey::new(KeyIndex::new("K1")?, old.clone()), Duration::ZERO)?;
+    ///
+    /// // A device sealed a block under K1 just before the rotation...
+    /// let mut rng = chacha20::ChaCha20Rng::seed_from_u64(1);
+    /// let block = old.public_key().seal(Format::Iso1, &Pin::new("1234")?, None, RsaPadding::OaepSha256, &mut rng)?;
+    /// ring.rotate(NewKey::new(KeyIndex::new("K2")?, new), Duration::from_secs(600))?;
+    ///
+    /// // ...it still opens during the grace period,
+    /// assert_eq!(ring.open_pin_block("K1", &block, Format::Iso1, None)?.expose_digits(), b"1234");
+    /// // and afterwards the client is told to fetch the public key again.
+    /// clock.advance(Duration::from_secs(600));
+    /// let err = ring.open_pin_block("K1", &block, Format::Iso1, None).unwrap_err();
+    /// assert!(err.is_refetch());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn rotate(&self, new: NewKey, grace: Duration) -> Result<Rotation, KeyError> {
+        let NewKey {
+            key_index,
+            key,
+            padding,
+            purpose,
+            not_after,
+        } = new;
+        let key = Arc::new(key);
+        self.write(|now, entries| {
+            if entries.iter().any(|e| e.key_index == key_index) {
+                return Err(KeyError::DuplicateKeyIndex(key_index.clone()));
+            }
+            let mut rotation = Rotation {
+                active: key_index.clone(),
+                previous: None,
+                previous_until: None,
+            };
+            for entry in entries.iter_mut() {
+                // An active key already past its not-after date is simply retired by `write`.
+                if entry.state_at(now) != KeyState::Active {
+                    continue;
+                }
+                if let Lifecycle::Active(old) = &entry.lifecycle {
+                    let until = now.saturating_add(grace);
+                    entry.lifecycle = if grace.is_zero() {
+                        Lifecycle::Retired { since: now }
+                    } else {
+                        Lifecycle::DecryptOnly {
+                            until,
+                            key: Arc::clone(old),
+                        }
+                    };
+                    rotation.previous = Some(entry.key_index.clone());
+                    rotation.previous_until = Some(until);
+                }
+            }
+            entries.push(RingEntry {
+                key_index: key_index.clone(),
+                lifecycle: Lifecycle::Active(Arc::clone(&key)),
+                created_at: now,
+                not_after,
+                padding,
+                purpose,
+            });
+            Ok(rotation)
+        })
+    }
+
+    /// [`rotate`](Self::rotate) to a freshly generated key of `bits` (2048 to
+    /// 4096) with the default settings. Generation takes a while.
+    pub fn rotate_generate<R: CryptoRng + ?Sized>(
+        &self,
+        key_index: KeyIndex,
+        bits: usize,
+        grace: Duration,
+        rng: &mut R,
+    ) -> Result<Rotation, KeyError> {
+        self.rotate(NewKey::generate(key_index, bits, rng)?, grace)
+    }
+
+    /// Writes down what the clock says: keys past their grace period or
+    /// not-after date become `Retired` and their private keys are dropped
+    /// (zeroized once no handle holds them). Returns the indexes it retired.
+    ///
+    /// Lookups already treat such keys as retired; sweeping only stores it
+    /// and frees the key material.
+    pub fn sweep(&self) -> Result<Vec<KeyIndex>, KeyError> {
+        // `write` settles every entry; name the ones it is about to retire.
+        self.write(|now, entries| {
+            Ok(entries
+                .iter()
+                .filter(|e| e.private_key().is_some())
+                .filter(|e| matches!(e.state_at(now), KeyState::Retired { .. }))
+                .map(|e| e.key_index.clone())
+                .collect())
+        })
+    }
+
+    /// The live key under `key_index` (as the client sent it), ready to
+    /// decrypt with its padding.
+    ///
+    /// Fails with [`KeyError::UnknownKeyIndex`] for an index never issued,
+    /// [`KeyError::RetiredKeyIndex`] for one past its grace period or
+    /// not-after date, and [`KeyError::InvalidId`] for text that is no index.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use pinset_envelope::{rsa, RsaPrivateKey};
+    /// use pinset_keys::{KeyError, KeyIndex, NewKey, RsaKeyRing};
+    ///
+    /// let ring = RsaKeyRing::new();
+    /// let key = RsaPrivateKey::from_pem(include_str!("../../envelope/tests/data/rsa2048.pem"))?;
+    /// ring.rotate(NewKey::new(KeyIndex::new("K1")?, key), Duration::ZERO)?;
+    /// let decryptor = ring.decryptor("K1")?; // implements rsa::RsaDecryptor
+    /// assert_eq!(rsa::RsaDecryptor::public_key(&decryptor).bits(), 2048);
+    /// assert!(matches!(ring.decryptor("K9"), Err(KeyError::UnknownKeyIndex(_))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn decryptor(&self, key_index: &str) -> Result<RingDecryptor, KeyError> {
+        let key_index = KeyIndex::new(key_index)?;
+        let Some(entry) = self.store.get(&key_index)? else {
+            return Err(KeyError::UnknownKeyIndex(key_index));
+        };
+        match (entry.state_at(self.clock.now()), entry.private_key()) {
+            (KeyState::Retired { since }, _) => Err(KeyError::RetiredKeyIndex { key_index, since }),
+            (_, Some(key)) => Ok(RingDecryptor {
+                key_index,
+                padding: entry.padding,
+                purpose: entry.purpose,
+                key: Arc::clone(key),
+            }),
+            // A live state always holds a key (`Lifecycle` has no other shape).
+            (_, None) => Err(KeyError::RetiredKeyIndex {
+                key_index,
+                since: entry.created_at,
+            }),
+        }
+    }
+
+    /// Opens a device's RSA cryptogram under the key named by the `Key-Index`
+    /// header, and decodes the PIN block inside as `format` (1 in both seed flows).
+    ///
+    /// Errors are detailed for the log. Answer a client with the refetch
+    /// hint when [`KeyError::is_refetch`] holds, and with
+    /// [`KeyError::outward`] otherwise.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use pinset_block::{Format, Pin};
+    /// use pinset_envelope::{RsaPadding, RsaPrivateKey, RsaPublicKey};
+    /// use pinset_keys::{KeyIndex, NewKey, PublicKeyForm, RsaKeyRing};
+    /// use rand_core::SeedableRng;
+    ///
+    /// let ring = RsaKeyRing::new();
+    /// let key = RsaPrivateKey::from_pem(include_str!("../../envelope/tests/data/rsa2048.pem"))?;
+    /// ring.rotate(NewKey::new(KeyIndex::new("A1564386531162")?, key), Duration::ZERO)?;
+    /// let published = ring.publish(PublicKeyForm::DerHex)?;
+    ///
+    /// let device_key = RsaPublicKey::from_hex(&published.public_rsa_key)?;
+    /// let mut rng = chacha20::ChaCha20Rng::seed_from_u64(1);
+    /// let cryptogram = device_key.seal(Format::Iso1, &Pin::new("7580")?, None, RsaPadding::OaepSha256, &mut rng)?;
+    ///
+    /// let pin = ring.open_pin_block(published.key_index.as_str(), &cryptogram, Format::Iso1, None)?;
+    /// assert_eq!(pin.expose_digits(), b"7580");
+    /// let err = ring.open_pin_block("A1564386531162", &cryptogram[1..], Format::Iso1, None).unwrap_err();
+    /// assert_eq!(err.outward().to_string(), "the PIN block could not be decrypted or is not a valid PIN block");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open_pin_block(
+        &self,
+        key_index: &str,
+        cryptogram: &[u8],
+        format: Format,
+        pan: Option<&Pan>,
+    ) -> Result<Pin, KeyError> {
+        self.decryptor(key_index)?
+            .open_pin_block(cryptogram, format, pan)
+    }
+
+    /// Serializes the whole ring (every index, state, date, padding, purpose
+    /// and PKCS#8 private key) and wraps it under `kek` with AES key wrap with
+    /// padding (RFC 5649). The clear serialization lives only in zeroizing memory.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use pinset_envelope::RsaPrivateKey;
+    /// use pinset_keys::{Kek, KeyIndex, NewKey, PublicKeyForm, RsaKeyRing, SystemClock};
+    ///
+    /// let ring = RsaKeyRing::new();
+    /// let key = RsaPrivateKey::from_pem(include_str!("../../envelope/tests/data/rsa2048.pem"))?;
+    /// ring.rotate(NewKey::new(KeyIndex::new("K1")?, key), Duration::ZERO)?;
+    ///
+    /// let kek = Kek::new(&[0x42; 32])?;
+    /// let export = ring.export(&kek)?;
+    /// let restored = RsaKeyRing::import(&export, &kek, SystemClock)?;
+    /// assert_eq!(restored.publish(PublicKeyForm::DerHex)?, ring.publish(PublicKeyForm::DerHex)?);
+    /// assert!(RsaKeyRing::import(&export[..export.len() - 1], &kek, SystemClock).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn export(&self, kek: &Kek) -> Result<Vec<u8>, KeyError> {
+        let entries = self.store.snapshot()?.entries;
+        let mut body = SecretWriter::new();
+        body.count(entries.len());
+        for entry in &entries {
+            encode_entry(&mut body, entry)?;
+        }
+        snapshot::seal(Kind::RsaRing, kek, body)
+    }
+
+    /// Reads the ring, lets `edit` change it, settles every entry against
+    /// the clock (lapsed keys become retired and drop their private keys),
+    /// and writes it back in one compare-and-swap if anything changed,
+    /// retrying from a fresh read on conflict. `edit` may refuse.
+    fn write<T>(
+        &self,
+        mut edit: impl FnMut(Timestamp, &mut Vec<RingEntry>) -> Result<T, KeyError>,
+    ) -> Result<T, KeyError> {
+        let mut conflict = StoreError::Conflict {
+            expected: 0,
+            found: 0,
+        };
+        for _ in 0..CAS_ATTEMPTS {
+            let snapshot = self.store.snapshot()?;
+            let now = self.clock.now();
+            let mut entries = snapshot.entries.clone();
+            let result = edit(now, &mut entries)?;
+            let entries: Vec<RingEntry> = entries.iter().map(|e| e.settled(now)).collect();
+            let unchanged = entries.len() == snapshot.entries.len()
+                && entries
+                    .iter()
+                    .zip(&snapshot.entries)
+                    .all(|(a, b)| a.state() == b.state());
+            if unchanged {
+                return Ok(result);
+            }
+            match self.store.compare_and_swap(snapshot.generation, entries) {
+                Ok(_) => return Ok(result),
+                Err(e @ StoreError::Conflict { .. }) => conflict = e,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(conflict.into())
+    }
+}
+
+impl<S: KeyStore, C: Clock> fmt::Debug for RsaKeyRing<S, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RsaKeyRing").finish_non_exhaustive()
+    }
+}
+
+const ACTIVE: u8 = 1;
+const DECRYPT_ONLY: u8 = 2;
+const RETIRED: u8 = 3;
+
+fn padding_code(padding: RsaPadding) -> u8 {
+    match padding {
+        RsaPadding::OaepSha256 => 1,
+        RsaPadding::OaepSha1 => 2,
+        RsaPadding::Pkcs1v15 => 3,
+    }
+}
+
+fn padding_from_code(code: u8) -> Option<RsaPadding> {
+    match code {
+        1 => Some(RsaPadding::OaepSha256),
+        2 => Some(RsaPadding::OaepSha1),
+        3 => Some(RsaPadding::Pkcs1v15),
+        _ => None,
+    }
+}
+
+/// One record:
+///
+/// ```text
+/// index_len u8, index, state u8 (1 active, 2 decrypt-only, 3 retired),
+/// [until/since u64 ms for 2 and 3], created_at u64 ms, has_not_after u8, [not_after u64 ms],
+/// padding u8 (1 OAEP-SHA-256, 2 OAEP-SHA-1, 3 PKCS#1 v1.5), purpose u8,
+/// der_len u32, PKCS#8 DER (empty when retired)
+/// ```
+fn encode_entry(w: &mut SecretWriter, entry: &RingEntry) -> Result<(), KeyError> {
+    w.short(entry.key_index.as_str().as_bytes());
+    match entry.state() {
+        KeyState::Active => w.u8(ACTIVE),
+        KeyState::DecryptOnly { until } => {
+            w.u8(DECRYPT_ONLY);
+            w.u64(until.as_unix_millis());
+        }
+        KeyState::Retired { since } => {
+            w.u8(RETIRED);
+            w.u64(since.as_unix_millis());
+        }
+    }
+    w.u64(entry.created_at.as_unix_millis());
+    match entry.not_after {
+        Some(t) => {
+            w.u8(1);
+            w.u64(t.as_unix_millis());
+        }
+        None => w.u8(0),
+    }
+    w.u8(padding_code(entry.padding));
+    w.u8(entry.purpose.code());
+    match entry.private_key() {
+        Some(key) => w.long(&key.to_pkcs8_der()?),
+        None => w.long(&[]),
+    }
+    Ok(())
+}
+
+fn decode_ring(export: &[u8], kek: &Kek) -> Result<Vec<RingEntry>, KeyError> {
+    let body = snapshot::open(Kind::RsaRing, kek, export)?;
+    let mut r = body.reader();
+    let count = r.u32()?;
+    let mut entries: Vec<RingEntry> = Vec::new();
+    for _ in 0..count {
+        let entry = decode_entry(&mut r)?;
+        if entries.iter().any(|e| e.key_index == entry.key_index) {
+            return Err(ImportError::Malformed("a key index appears twice").into());
+        }
+        entries.push(entry);
+    }
+    r.finish()?;
+    if entries.iter().filter(|e| e.state() == KeyState::Active).count() > 1 {
+        return Err(ImportError::Malformed("more than one active key").into());
+    }
+    Ok(entries)
+}
+
+fn decode_entry(r: &mut snapshot::Reader<'_>) -> Result<RingEntry, ImportError> {
+    let index = std::str::from_utf8(r.short()?)
+        .ok()
+        .and_then(|s| KeyIndex::new(s).ok())
+        .ok_or(ImportError::Malformed("a key index is not valid"))?;
+    let state = match r.u8()? {
+        ACTIVE => KeyState::Active,
+        DECRYPT_ONLY => KeyState::DecryptOnly {
+            until: Timestamp::from_unix_millis(r.u64()?),
+        },
+        RETIRED => KeyState::Retired {
+            since: Timestamp::from_unix_millis(r.u64()?),
+        },
+        _ => return Err(ImportError::Malformed("a key state is unknown")),
+    };
+    let created_at = Timestamp::from_unix_millis(r.u64()?);
+    let not_after = match r.u8()? {
+        0 => None,
+        1 => Some(Timestamp::from_unix_millis(r.u64()?)),
+        _ => return Err(ImportError::Malformed("a not-after flag is not 0 or 1")),
+    };
+    let padding = padding_from_code(r.u8()?).ok_or(ImportError::Malformed("a padding is unknown"))?;
+    let purpose =
+        KeyPurpose::from_code(r.u8()?).ok_or(ImportError::Malformed("a key purpose is unknown"))?;
+    let der = r.long()?;
+    let key = || {
+        RsaPrivateKey::from_der(der).map(Arc::new).map_err(|_| {
+            ImportError::Malformed("a private key is not PKCS#8 DER of a 2048 to 4096 bit RSA key")
+        })
+    };
+    let lifecycle = match state {
+        KeyState::Retired { since } if der.is_empty() => Lifecycle::Retired { since },
+        KeyState::Retired { .. } => {
+            return Err(ImportError::Malformed("a retired key still holds a private key"));
+        }
+        _ if der.is_empty() => return Err(ImportError::Malformed("a live key has no private key")),
+        KeyState::Active => Lifecycle::Active(key()?),
+        KeyState::DecryptOnly { until } => Lifecycle::DecryptOnly { until, key: key()? },
+    };
+    Ok(RingEntry {
+        key_index: index,
+        lifecycle,
+        created_at,
+        not_after,
+        padding,
+        purpose,
+    })
+}

@@ -1,0 +1,232 @@
+//! Where the RSA key ring keeps its entries: the [`KeyStore`] trait and [`MemoryKeyStore`].
+
+use std::sync::{Arc, RwLock};
+
+use pinset_envelope::{RsaPadding, RsaPrivateKey, RsaPublicKey};
+
+use crate::{KeyIndex, KeyPurpose, StoreError, Timestamp};
+
+/// Where an RSA key is in its life.
+///
+/// A ring holds at most one `Active` key. Rotation moves the previous one to
+/// `DecryptOnly` for a grace period; when that ends (or the key passes its
+/// not-after date) it is `Retired`, which the ring works out from the clock
+/// at each lookup and writes down in [`RsaKeyRing::sweep`](crate::RsaKeyRing::sweep).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KeyState {
+    /// Published, and decrypts.
+    Active,
+    /// No longer published; still decrypts blocks sealed before rotation.
+    DecryptOnly {
+        /// When it stops decrypting.
+        until: Timestamp,
+    },
+    /// Decrypts nothing: clients must fetch the current public key.
+    Retired {
+        /// When it stopped decrypting.
+        since: Timestamp,
+    },
+}
+
+/// The state and key together, so a retired entry cannot hold a key.
+#[derive(Clone, Debug)]
+pub(crate) enum Lifecycle {
+    Active(Arc<RsaPrivateKey>),
+    DecryptOnly {
+        until: Timestamp,
+        key: Arc<RsaPrivateKey>,
+    },
+    Retired {
+        since: Timestamp,
+    },
+}
+
+/// One RSA key of a ring with its index, state, dates, padding and purpose.
+///
+/// Built only by the ring; a [`KeyStore`] keeps and returns it. Retired
+/// entries keep their metadata (so the index answers "retired", not
+/// "unknown") but no private key. `Debug` shows the public fingerprint only.
+#[derive(Clone, Debug)]
+pub struct RingEntry {
+    pub(crate) key_index: KeyIndex,
+    pub(crate) lifecycle: Lifecycle,
+    pub(crate) created_at: Timestamp,
+    pub(crate) not_after: Option<Timestamp>,
+    pub(crate) padding: RsaPadding,
+    pub(crate) purpose: KeyPurpose,
+}
+
+impl RingEntry {
+    /// The key's index.
+    pub fn key_index(&self) -> &KeyIndex {
+        &self.key_index
+    }
+
+    /// The state as stored, without looking at the clock.
+    pub fn state(&self) -> KeyState {
+        match &self.lifecycle {
+            Lifecycle::Active(_) => KeyState::Active,
+            Lifecycle::DecryptOnly { until, .. } => KeyState::DecryptOnly { until: *until },
+            Lifecycle::Retired { since } => KeyState::Retired { since: *since },
+        }
+    }
+
+    /// The state at `now`: `Retired` once the grace period or the not-after date has passed.
+    pub fn state_at(&self, now: Timestamp) -> KeyState {
+        let stored = self.state();
+        let end = match stored {
+            KeyState::Retired { .. } => return stored,
+            KeyState::Active => self.not_after,
+            KeyState::DecryptOnly { until } => {
+                Some(self.not_after.map_or(until, |na| na.min(until)))
+            }
+        };
+        match end {
+            Some(since) if now >= since => KeyState::Retired { since },
+            _ => stored,
+        }
+    }
+
+    /// When the key was added to the ring.
+    pub fn created_at(&self) -> Timestamp {
+        self.created_at
+    }
+
+    /// The date after which the key decrypts nothing, whatever its state.
+    pub fn not_after(&self) -> Option<Timestamp> {
+        self.not_after
+    }
+
+    /// The padding the device uses with this key.
+    pub fn padding(&self) -> RsaPadding {
+        self.padding
+    }
+
+    /// What the key may be used for.
+    pub fn purpose(&self) -> KeyPurpose {
+        self.purpose
+    }
+
+    /// The public key, unless the entry is retired and holds no key.
+    pub fn public_key(&self) -> Option<RsaPublicKey> {
+        self.private_key().map(|k| k.public_key())
+    }
+
+    /// The private key as stored, whatever the clock says.
+    pub(crate) fn private_key(&self) -> Option<&Arc<RsaPrivateKey>> {
+        match &self.lifecycle {
+            Lifecycle::Active(key) | Lifecycle::DecryptOnly { key, .. } => Some(key),
+            Lifecycle::Retired { .. } => None,
+        }
+    }
+
+    /// The entry as it stands at `now`: a lapsed key becomes `Retired` and drops its private key.
+    pub(crate) fn settled(&self, now: Timestamp) -> RingEntry {
+        let mut entry = self.clone();
+        if let (KeyState::Retired { since }, Some(_)) = (self.state_at(now), self.private_key()) {
+            entry.lifecycle = Lifecycle::Retired { since };
+        }
+        entry
+    }
+}
+
+/// Everything a store holds, with the generation it was read at.
+#[derive(Clone, Debug, Default)]
+pub struct RingSnapshot {
+    /// Increases by one at every successful [`KeyStore::compare_and_swap`].
+    pub generation: u64,
+    /// The entries, in the order they were added.
+    pub entries: Vec<RingEntry>,
+}
+
+/// Storage for an [`RsaKeyRing`](crate::RsaKeyRing): the whole ring is read as
+/// a snapshot and replaced with a compare-and-swap on its generation, so a
+/// rotation (new key in, old key out) is one atomic write.
+///
+/// Implement it over a database or an HSM's key list; [`MemoryKeyStore`] is
+/// the in-process one. Implementations only keep entries: the ring checks the
+/// rules (one active key, unique indexes).
+pub trait KeyStore: Send + Sync {
+    /// Reads every entry and the current generation.
+    fn snapshot(&self) -> Result<RingSnapshot, StoreError>;
+
+    /// Reads one entry. The default scans a snapshot; override it with a lookup.
+    fn get(&self, key_index: &KeyIndex) -> Result<Option<RingEntry>, StoreError> {
+        Ok(self
+            .snapshot()?
+            .entries
+            .into_iter()
+            .find(|e| e.key_index() == key_index))
+    }
+
+    /// Replaces every entry with `entries` if the store is still at
+    /// `generation`, and returns the new generation. Otherwise fails with
+    /// [`StoreError::Conflict`] and changes nothing.
+    fn compare_and_swap(&self, generation: u64, entries: Vec<RingEntry>)
+    -> Result<u64, StoreError>;
+}
+
+impl<S: KeyStore + ?Sized> KeyStore for Arc<S> {
+    fn snapshot(&self) -> Result<RingSnapshot, StoreError> {
+        (**self).snapshot()
+    }
+
+    fn get(&self, key_index: &KeyIndex) -> Result<Option<RingEntry>, StoreError> {
+        (**self).get(key_index)
+    }
+
+    fn compare_and_swap(
+        &self,
+        generation: u64,
+        entries: Vec<RingEntry>,
+    ) -> Result<u64, StoreError> {
+        (**self).compare_and_swap(generation, entries)
+    }
+}
+
+/// A [`KeyStore`] in process memory, behind an `RwLock`.
+///
+/// Keys are zeroized when the last reference to them drops.
+#[derive(Debug, Default)]
+pub struct MemoryKeyStore {
+    inner: RwLock<RingSnapshot>,
+}
+
+impl MemoryKeyStore {
+    /// An empty store at generation 0.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl KeyStore for MemoryKeyStore {
+    fn snapshot(&self) -> Result<RingSnapshot, StoreError> {
+        Ok(self.inner.read().map_err(|_| StoreError::Poisoned)?.clone())
+    }
+
+    fn get(&self, key_index: &KeyIndex) -> Result<Option<RingEntry>, StoreError> {
+        let inner = self.inner.read().map_err(|_| StoreError::Poisoned)?;
+        Ok(inner
+            .entries
+            .iter()
+            .find(|e| e.key_index() == key_index)
+            .cloned())
+    }
+
+    fn compare_and_swap(
+        &self,
+        generation: u64,
+        entries: Vec<RingEntry>,
+    ) -> Result<u64, StoreError> {
+        let mut inner = self.inner.write().map_err(|_| StoreError::Poisoned)?;
+        if inner.generation != generation {
+            return Err(StoreError::Conflict {
+                expected: generation,
+                found: inner.generation,
+            });
+        }
+        inner.generation += 1;
+        inner.entries = entries;
+        Ok(inner.generation)
+    }
+}
