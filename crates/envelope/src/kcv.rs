@@ -10,6 +10,11 @@ use core::fmt;
 pub struct Kcv(pub(crate) [u8; 3]);
 
 impl Kcv {
+    /// Wraps 3 bytes, such as a KCV read from a key file or a peer's message.
+    pub const fn from_bytes(bytes: [u8; 3]) -> Self {
+        Kcv(bytes)
+    }
+
     /// The 3 bytes.
     pub const fn as_bytes(&self) -> &[u8; 3] {
         &self.0

@@ -213,7 +213,10 @@ mod tests {
 
     #[test]
     fn rfc3339_display() {
-        assert_eq!(Timestamp::UNIX_EPOCH.to_string(), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            Timestamp::UNIX_EPOCH.to_string(),
+            "1970-01-01T00:00:00.000Z"
+        );
         // 2000-02-29 (leap day) 12:34:56.789
         assert_eq!(
             Timestamp::from_unix_millis(951_827_696_789).to_string(),

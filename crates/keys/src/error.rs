@@ -93,7 +93,9 @@ pub enum KeyError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// A lock was poisoned by a panic in another thread.
-    #[error("the {0} lock was poisoned by a panic in another thread: rebuild it from a known state")]
+    #[error(
+        "the {0} lock was poisoned by a panic in another thread: rebuild it from a known state"
+    )]
     Poisoned(&'static str),
     /// An envelope operation failed: RSA decryption, PIN-block decoding, or a
     /// key's encoding. Detail for the issuer's log only.
@@ -201,7 +203,9 @@ pub enum TzpkError {
     #[error("no temporary key has control id {0}")]
     Unknown(ControlId),
     /// The key's time to live ran out before it was taken.
-    #[error("the temporary key for control id {control_id} expired at {expired_at}: request a new one")]
+    #[error(
+        "the temporary key for control id {control_id} expired at {expired_at}: request a new one"
+    )]
     Expired {
         /// The control id.
         control_id: ControlId,
@@ -209,7 +213,9 @@ pub enum TzpkError {
         expired_at: Timestamp,
     },
     /// The key was already taken: each temporary key opens one request.
-    #[error("the temporary key for control id {0} was already used: a replay, or a retry that needs a new key")]
+    #[error(
+        "the temporary key for control id {0} was already used: a replay, or a retry that needs a new key"
+    )]
     AlreadyUsed(ControlId),
     /// The control id was issued for another plastic. The key stays available to its own plastic.
     #[error("control id {0} was issued for another plastic")]

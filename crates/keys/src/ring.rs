@@ -661,7 +661,12 @@ fn decode_ring(export: &[u8], kek: &Kek) -> Result<Vec<RingEntry>, KeyError> {
         entries.push(entry);
     }
     r.finish()?;
-    if entries.iter().filter(|e| e.state() == KeyState::Active).count() > 1 {
+    if entries
+        .iter()
+        .filter(|e| e.state() == KeyState::Active)
+        .count()
+        > 1
+    {
         return Err(ImportError::Malformed("more than one active key").into());
     }
     Ok(entries)
@@ -688,7 +693,8 @@ fn decode_entry(r: &mut snapshot::Reader<'_>) -> Result<RingEntry, ImportError> 
         1 => Some(Timestamp::from_unix_millis(r.u64()?)),
         _ => return Err(ImportError::Malformed("a not-after flag is not 0 or 1")),
     };
-    let padding = padding_from_code(r.u8()?).ok_or(ImportError::Malformed("a padding is unknown"))?;
+    let padding =
+        padding_from_code(r.u8()?).ok_or(ImportError::Malformed("a padding is unknown"))?;
     let purpose =
         KeyPurpose::from_code(r.u8()?).ok_or(ImportError::Malformed("a key purpose is unknown"))?;
     let der = r.long()?;
@@ -700,7 +706,9 @@ fn decode_entry(r: &mut snapshot::Reader<'_>) -> Result<RingEntry, ImportError> 
     let lifecycle = match state {
         KeyState::Retired { since } if der.is_empty() => Lifecycle::Retired { since },
         KeyState::Retired { .. } => {
-            return Err(ImportError::Malformed("a retired key still holds a private key"));
+            return Err(ImportError::Malformed(
+                "a retired key still holds a private key",
+            ));
         }
         _ if der.is_empty() => return Err(ImportError::Malformed("a live key has no private key")),
         KeyState::Active => Lifecycle::Active(key()?),

@@ -79,7 +79,8 @@ impl SecretWriter {
     pub(crate) fn bytes(&mut self, bytes: &[u8]) {
         let needed = self.buf.len() + bytes.len();
         if needed > self.buf.capacity() {
-            let mut bigger = Zeroizing::new(Vec::with_capacity(needed.max(2 * self.buf.capacity())));
+            let mut bigger =
+                Zeroizing::new(Vec::with_capacity(needed.max(2 * self.buf.capacity())));
             bigger.extend_from_slice(&self.buf);
             // The old buffer is zeroized as it drops here.
             self.buf = bigger;
@@ -171,7 +172,7 @@ pub(crate) fn open(kind: Kind, kek: &Kek, export: &[u8]) -> Result<Body, ImportE
     let wrapped = &export[HEADER_LEN..];
     // Two semiblocks at least: KWP would accept one, without deciphering it.
     let min_wrapped = (HEADER_LEN + DIGEST_LEN).div_ceil(IV_LEN) * IV_LEN + IV_LEN;
-    if wrapped.len() < min_wrapped || wrapped.len() % IV_LEN != 0 {
+    if wrapped.len() < min_wrapped || !wrapped.len().is_multiple_of(IV_LEN) {
         return Err(ImportError::Truncated { len });
     }
 
@@ -260,7 +261,9 @@ impl<'a> Reader<'a> {
         if self.rest.is_empty() {
             Ok(())
         } else {
-            Err(ImportError::Malformed("trailing bytes after the last record"))
+            Err(ImportError::Malformed(
+                "trailing bytes after the last record",
+            ))
         }
     }
 }

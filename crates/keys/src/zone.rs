@@ -53,7 +53,7 @@ pub struct ZoneKeyInfo {
 ///
 /// A PIN key offers no way to encrypt anything but a PIN block:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0599
 /// # use pinset_keys::{KeyPurpose, ZoneKeys, ZpkIndex};
 /// # let zone = ZoneKeys::new();
 /// # let zpk = ZpkIndex::new("zpk-1").unwrap();
@@ -71,11 +71,15 @@ impl ZoneKeys {
     }
 
     fn read(&self) -> Result<RwLockReadGuard<'_, BTreeMap<ZpkIndex, ZoneKey>>, KeyError> {
-        self.keys.read().map_err(|_| KeyError::Poisoned("zone keys"))
+        self.keys
+            .read()
+            .map_err(|_| KeyError::Poisoned("zone keys"))
     }
 
     fn write(&self) -> Result<RwLockWriteGuard<'_, BTreeMap<ZpkIndex, ZoneKey>>, KeyError> {
-        self.keys.write().map_err(|_| KeyError::Poisoned("zone keys"))
+        self.keys
+            .write()
+            .map_err(|_| KeyError::Poisoned("zone keys"))
     }
 
     /// Stores `key` under `index` for `purpose` and returns its KCV. Fails
@@ -222,7 +226,9 @@ impl ZoneKeys {
                 AES => AesKey::new(bytes).map(PinKey::from),
                 _ => return Err(ImportError::Malformed("a key algorithm is unknown").into()),
             }
-            .map_err(|_| ImportError::Malformed("a key has a length its algorithm does not take"))?;
+            .map_err(|_| {
+                ImportError::Malformed("a key has a length its algorithm does not take")
+            })?;
             if key.kcv().as_bytes() != kcv {
                 return Err(ImportError::Malformed("a key does not match its KCV").into());
             }

@@ -1,0 +1,24 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod clock;
+mod error;
+mod ids;
+mod kek;
+mod purpose;
+mod ring;
+mod snapshot;
+mod store;
+mod tzpk;
+mod zone;
+
+pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use error::{ImportError, KeyError, StoreError, TzpkError};
+pub use ids::{ControlId, InvalidId, KeyIndex, PlasticRef, ZpkIndex};
+pub use kek::Kek;
+pub use purpose::KeyPurpose;
+pub use ring::{NewKey, PublicKeyForm, PublishedKey, RingDecryptor, Rotation, RsaKeyRing};
+pub use store::{KeyState, KeyStore, MemoryKeyStore, RingEntry, RingSnapshot};
+pub use tzpk::{DEFAULT_TZPK_TTL, TemporaryKeys, WrappedTzpk};
+pub use zone::{ZoneKeyInfo, ZoneKeys};

@@ -1,0 +1,415 @@
+//! Keys at rest: KEK-wrapped export and import of the RSA ring and the zone keys.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{TestResult, at, clock, idx, rng, rsa2048, rsa3072};
+use pinset_block::{Format, Pin};
+use pinset_envelope::{AesKey, RsaPadding, TdesKey};
+use pinset_keys::{
+    Clock, ImportError, Kek, KeyError, KeyPurpose, KeyState, KeyStore, ManualClock, MemoryKeyStore,
+    NewKey, PublicKeyForm, RsaKeyRing, ZoneKeys, ZpkIndex,
+};
+use proptest::prelude::*;
+
+const GRACE: Duration = Duration::from_secs(3600);
+
+fn kek() -> Result<Kek, KeyError> {
+    Kek::new(&[0x42; 32])
+}
+
+/// A ring with one key in each state and every setting off its default:
+/// R0 retired (and swept), K1 decrypt-only with PKCS#1 v1.5 and a not-after
+/// date, K2 active, OAEP-SHA-1, for key encryption.
+fn full_ring() -> Result<(RsaKeyRing<MemoryKeyStore, ManualClock>, ManualClock), KeyError> {
+    let clock = clock();
+    let ring = RsaKeyRing::with_clock(clock.clone());
+    ring.rotate(NewKey::new(idx("R0")?, rsa2048()?), GRACE)?;
+    clock.advance(Duration::from_secs(1));
+    ring.rotate(
+        NewKey::new(idx("K1")?, rsa2048()?)
+            .with_padding(RsaPadding::Pkcs1v15)
+            .with_not_after(at(90_000_000)),
+        Duration::ZERO,
+    )?;
+    clock.advance(Duration::from_secs(1));
+    ring.rotate(
+        NewKey::new(idx("K2")?, rsa3072()?)
+            .with_padding(RsaPadding::OaepSha1)
+            .with_purpose(KeyPurpose::KeyEncryption),
+        GRACE,
+    )?;
+    Ok((ring, clock))
+}
+
+/// Everything an entry says, for comparison.
+fn describe<S: KeyStore, C: Clock>(ring: &RsaKeyRing<S, C>) -> Result<Vec<String>, KeyError> {
+    Ok(ring
+        .entries()?
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {:?} {} {:?} {:?} {:?} {:?}",
+                e.key_index(),
+                e.state(),
+                e.created_at(),
+                e.not_after(),
+                e.padding(),
+                e.purpose(),
+                e.public_key().map(|k| k.fingerprint())
+            )
+        })
+        .collect())
+}
+
+#[test]
+fn ring_round_trip_keeps_every_key_and_its_state() -> TestResult {
+    let (ring, clock) = full_ring()?;
+    let entries = ring.entries()?;
+    let states: Vec<KeyState> = entries.iter().map(|e| e.state()).collect();
+    assert_eq!(
+        states,
+        [
+            KeyState::Retired { since: at(1_000) },
+            KeyState::DecryptOnly {
+                until: at(2_000 + 3_600_000)
+            },
+            KeyState::Active,
+        ]
+    );
+    let v15_block = rsa2048()?.public_key().seal(
+        Format::Iso1,
+        &Pin::new("7580")?,
+        None,
+        RsaPadding::Pkcs1v15,
+        &mut rng(1),
+    )?;
+
+    let export = ring.export(&kek()?)?;
+    assert_eq!(&export[..9], b"PINSETKX\x01");
+    let restored = RsaKeyRing::import(&export, &kek()?, clock.clone())?;
+
+    assert_eq!(describe(&restored)?, describe(&ring)?);
+    assert_eq!(
+        restored.publish(PublicKeyForm::DerHex)?,
+        ring.publish(PublicKeyForm::DerHex)?
+    );
+    // The private keys came back: the decrypt-only key opens with its own padding,
+    assert_eq!(
+        restored
+            .open_pin_block("K1", &v15_block, Format::Iso1, None)?
+            .expose_digits(),
+        b"7580"
+    );
+    // the active key is still not for PIN blocks, and the retired index still asks for a refetch.
+    assert!(matches!(
+        restored.decryptor("K2")?.purpose(),
+        KeyPurpose::KeyEncryption
+    ));
+    assert!(
+        restored
+            .decryptor("R0")
+            .err()
+            .is_some_and(|e| e.is_refetch())
+    );
+
+    // The grace period runs on from the restored state.
+    clock.set(at(2_000 + 3_600_000));
+    assert!(
+        restored
+            .decryptor("K1")
+            .err()
+            .is_some_and(|e| e.is_refetch())
+    );
+    Ok(())
+}
+
+#[test]
+fn the_export_holds_no_key_in_clear() -> TestResult {
+    let (ring, _) = full_ring()?;
+    let export = ring.export(&kek()?)?;
+    let der = rsa3072()?.to_pkcs8_der()?;
+    // Any 16-byte run of the private key would give it away.
+    for chunk in der.chunks(16).filter(|c| c.len() == 16) {
+        assert!(!export.windows(16).any(|w| w == chunk));
+    }
+    // Nor does the public half: the whole body, metadata too, is wrapped.
+    let public = rsa3072()?.public_key().to_der();
+    for chunk in public.chunks(16).filter(|c| c.len() == 16) {
+        assert!(!export.windows(16).any(|w| w == chunk));
+    }
+    Ok(())
+}
+
+#[test]
+fn zone_round_trip_keeps_every_key_purpose_and_kcv() -> TestResult {
+    let zone = ZoneKeys::new();
+    zone.insert(
+        ZpkIndex::new("zpk-tdes2")?,
+        TdesKey::new(&[0x11; 16])?,
+        KeyPurpose::PinEncryption,
+    )?;
+    zone.insert(
+        ZpkIndex::new("zpk-tdes3")?,
+        TdesKey::new(&[0x22; 24])?,
+        KeyPurpose::PinEncryption,
+    )?;
+    zone.insert(
+        ZpkIndex::new("zpk-aes")?,
+        AesKey::new(&[0x33; 32])?,
+        KeyPurpose::PinEncryption,
+    )?;
+    zone.insert(
+        ZpkIndex::new("zmk")?,
+        AesKey::new(&[0x44; 16])?,
+        KeyPurpose::KeyEncryption,
+    )?;
+    zone.insert(
+        ZpkIndex::new("dek")?,
+        TdesKey::new(&[0x55; 16])?,
+        KeyPurpose::DataEncryption,
+    )?;
+
+    let restored = ZoneKeys::import(&zone.export(&kek()?)?, &kek()?)?;
+    assert_eq!(restored.list()?, zone.list()?);
+    let index = ZpkIndex::new("zpk-tdes3")?;
+    let block = zone
+        .pin_key(&index)?
+        .seal(Format::Iso1, &Pin::new("1234")?, None, &mut rng(2))?;
+    assert_eq!(
+        restored
+            .pin_key(&index)?
+            .open(Format::Iso1, block.as_bytes(), None)?
+            .expose_digits(),
+        b"1234"
+    );
+    assert!(matches!(
+        restored.pin_key(&ZpkIndex::new("dek")?),
+        Err(KeyError::WrongPurpose { .. })
+    ));
+    // An empty store round-trips too.
+    assert!(
+        ZoneKeys::import(&ZoneKeys::new().export(&kek()?)?, &kek()?)?
+            .list()?
+            .is_empty()
+    );
+    Ok(())
+}
+
+fn import_error(result: Result<impl Sized, KeyError>) -> Option<ImportError> {
+    match result {
+        Err(KeyError::Import(e)) => Some(e),
+        _ => None,
+    }
+}
+
+#[test]
+fn every_flipped_bit_fails_cleanly() -> TestResult {
+    let zone = ZoneKeys::new();
+    zone.insert(
+        ZpkIndex::new("zpk")?,
+        TdesKey::new(&[0x11; 16])?,
+        KeyPurpose::PinEncryption,
+    )?;
+    let (ring, clock) = full_ring()?;
+    let ring_export = ring.export(&kek()?)?;
+    let zone_export = zone.export(&kek()?)?;
+
+    for (name, export) in [("ring", &ring_export), ("zone", &zone_export)] {
+        for pos in 0..export.len() {
+            let mut tampered = export.clone();
+            tampered[pos] ^= 1 << (pos % 8);
+            let err = if name == "ring" {
+                import_error(RsaKeyRing::import(&tampered, &kek()?, clock.clone()))
+            } else {
+                import_error(ZoneKeys::import(&tampered, &kek()?))
+            };
+            let expected_kind = match pos {
+                0..=7 => matches!(err, Some(ImportError::NotAnExport)),
+                8 => matches!(err, Some(ImportError::UnsupportedVersion(_))),
+                9 => matches!(err, Some(ImportError::WrongKind { .. })),
+                10..=12 => matches!(err, Some(ImportError::WrongKek { .. })),
+                _ => err == Some(ImportError::Integrity),
+            };
+            assert!(expected_kind, "{name}: flip at {pos} gave {err:?}");
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn every_truncation_and_extension_fails_cleanly() -> TestResult {
+    let (ring, clock) = full_ring()?;
+    let export = ring.export(&kek()?)?;
+    for len in 0..export.len() {
+        let err = import_error(RsaKeyRing::import(&export[..len], &kek()?, clock.clone()));
+        assert!(
+            matches!(
+                err,
+                Some(
+                    ImportError::NotAnExport
+                        | ImportError::Truncated { .. }
+                        | ImportError::Integrity
+                )
+            ),
+            "truncated to {len}: {err:?}"
+        );
+    }
+    for extra in [1usize, 7, 8, 16] {
+        let mut longer = export.clone();
+        longer.extend(std::iter::repeat_n(0u8, extra));
+        assert!(import_error(RsaKeyRing::import(&longer, &kek()?, clock.clone())).is_some());
+    }
+    Ok(())
+}
+
+#[test]
+fn a_wrong_kek_fails_cleanly_and_names_both_kcvs() -> TestResult {
+    let (ring, clock) = full_ring()?;
+    let export = ring.export(&kek()?)?;
+    let other = Kek::new(&[0x43; 32])?;
+    let err = RsaKeyRing::import(&export, &other, clock.clone())
+        .err()
+        .ok_or("imported under the wrong KEK")?;
+    assert!(
+        matches!(err, KeyError::Import(ImportError::WrongKek { export: e, given: g })
+            if e == *kek()?.kcv().as_bytes() && g == *other.kcv().as_bytes()),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains(&kek()?.kcv().to_string()) && message.contains(&other.kcv().to_string())
+    );
+
+    // A header forged to name the wrong KEK gets no further than the unwrap.
+    let mut forged = export.clone();
+    forged[10..13].copy_from_slice(other.kcv().as_bytes());
+    assert_eq!(
+        import_error(RsaKeyRing::import(&forged, &other, clock)),
+        Some(ImportError::Integrity)
+    );
+    Ok(())
+}
+
+#[test]
+fn a_ring_export_is_not_zone_keys_and_back() -> TestResult {
+    let (ring, clock) = full_ring()?;
+    let ring_export = ring.export(&kek()?)?;
+    assert!(matches!(
+        import_error(ZoneKeys::import(&ring_export, &kek()?)),
+        Some(ImportError::WrongKind {
+            expected: "zone keys",
+            found: "an RSA key ring"
+        })
+    ));
+    let zone_export = ZoneKeys::new().export(&kek()?)?;
+    assert!(matches!(
+        import_error(RsaKeyRing::import(&zone_export, &kek()?, clock)),
+        Some(ImportError::WrongKind { .. })
+    ));
+    Ok(())
+}
+
+#[test]
+fn import_into_a_non_empty_store_changes_nothing() -> TestResult {
+    let (ring, clock) = full_ring()?;
+    let export = ring.export(&kek()?)?;
+    let store = std::sync::Arc::new(MemoryKeyStore::new());
+    let existing = RsaKeyRing::with_store(std::sync::Arc::clone(&store), clock.clone());
+    existing.rotate(NewKey::new(idx("OWN")?, rsa2048()?), GRACE)?;
+    let before = store.snapshot()?.generation;
+
+    let err = RsaKeyRing::import_into(
+        &export,
+        &kek()?,
+        std::sync::Arc::clone(&store),
+        clock.clone(),
+    )
+    .err()
+    .ok_or("imported over existing keys")?;
+    assert!(matches!(err, KeyError::StoreNotEmpty));
+    assert_eq!(store.snapshot()?.generation, before);
+    assert_eq!(existing.entries()?.len(), 1);
+
+    // A failed import into an empty store leaves it empty.
+    let empty = std::sync::Arc::new(MemoryKeyStore::new());
+    let mut tampered = export.clone();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 0x80;
+    assert!(
+        RsaKeyRing::import_into(&tampered, &kek()?, std::sync::Arc::clone(&empty), clock).is_err()
+    );
+    assert!(empty.snapshot()?.entries.is_empty());
+    assert_eq!(empty.snapshot()?.generation, 0);
+    Ok(())
+}
+
+#[test]
+fn kek_debug_shows_only_the_kcv() -> TestResult {
+    let kek = Kek::generate(&mut rng(3))?;
+    assert_eq!(
+        format!("{kek:?}"),
+        format!("Kek {{ kcv: Kcv({}) }}", kek.kcv())
+    );
+    assert!(matches!(
+        Kek::new(&[0; 24]),
+        Err(KeyError::KekLength { found: 24 })
+    ));
+    Ok(())
+}
+
+#[test]
+fn the_export_is_deterministic_for_a_given_ring() -> TestResult {
+    // AES-KWP has no IV: the same ring and KEK give the same bytes, so an
+    // unchanged ring can be recognised without unwrapping it.
+    let (ring, _) = full_ring()?;
+    assert_eq!(ring.export(&kek()?)?, ring.export(&kek()?)?);
+    Ok(())
+}
+
+/// A small valid zone-key export to mutate.
+fn zone_export() -> Vec<u8> {
+    let zone = ZoneKeys::new();
+    let made = ZpkIndex::new("zpk")
+        .map_err(KeyError::from)
+        .and_then(|i| zone.insert(i, TdesKey::new(&[0x11; 16])?, KeyPurpose::PinEncryption))
+        .and_then(|_| zone.export(&kek()?));
+    made.unwrap_or_default()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Arbitrary bytes never panic either import.
+    #[test]
+    fn import_of_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let kek = kek().map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert!(RsaKeyRing::import(&bytes, &kek, ManualClock::default()).is_err());
+        prop_assert!(ZoneKeys::import(&bytes, &kek).is_err());
+    }
+
+    /// Arbitrary bytes behind a valid header reach the unwrap, and still fail cleanly.
+    #[test]
+    fn arbitrary_wrapped_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..512), kind in 1u8..=2) {
+        let kek = kek().map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let mut export = b"PINSETKX\x01".to_vec();
+        export.push(kind);
+        export.extend_from_slice(kek.kcv().as_bytes());
+        export.extend_from_slice(&body);
+        prop_assert!(RsaKeyRing::import(&export, &kek, ManualClock::default()).is_err());
+        prop_assert!(ZoneKeys::import(&export, &kek).is_err());
+    }
+
+    /// Any change to a valid export is caught.
+    #[test]
+    fn any_edit_of_a_valid_export_is_refused(pos in any::<prop::sample::Index>(), xor in 1u8..=255, cut in 0usize..3) {
+        let mut export = zone_export();
+        prop_assume!(!export.is_empty());
+        let i = pos.index(export.len());
+        export[i] ^= xor;
+        let new_len = export.len() - cut;
+        export.truncate(new_len);
+        prop_assert!(ZoneKeys::import(&export, &kek().map_err(|e| TestCaseError::fail(e.to_string()))?).is_err());
+    }
+}
