@@ -71,7 +71,8 @@ fn decrypt(c: &mut Criterion) {
         assert_eq!(open(&ours, padding, &ct, Format::Iso1, None).unwrap(), pin);
         assert_eq!(bare_decrypt(&bare, padding, &ct).len(), 8);
 
-        c.bench_function(&format!("rsa2048_open/{padding}"), |b| {
+        let mut g = c.benchmark_group(format!("rsa2048_decrypt_{padding}"));
+        g.bench_function("open", |b| {
             b.iter(|| {
                 open(
                     black_box(&ours),
@@ -82,9 +83,10 @@ fn decrypt(c: &mut Criterion) {
                 )
             })
         });
-        c.bench_function(&format!("rsa2048_bare_decrypt/{padding}"), |b| {
+        g.bench_function("bare", |b| {
             b.iter(|| bare_decrypt(black_box(&bare), padding, black_box(&ct)))
         });
+        g.finish();
     }
 }
 

@@ -2,20 +2,25 @@
 //!
 //! The PIN, PAN, keys and block are taken as plain `String`s and checked in
 //! [`crate::commands`], never by clap: clap's own messages quote the value
-//! they refuse. Only `--format`, `--from`, `--to` and `--encoding` are
-//! checked here, and [`usage_message`] renders every clap error without the
-//! value the user typed.
+//! they refuse. Only `--format`, `--from`, `--to`, `--encoding`,
+//! `--padding` and `--bits` are checked here, key files are named by path
+//! and read in [`crate::keys`], and [`usage_message`] renders every clap
+//! error without the value the user typed.
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
+use std::path::PathBuf;
+
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use pinset_block::Format;
+use pinset_envelope::RsaPadding;
 
 /// `pinblock`: encode, decode and translate ISO 9564 PIN blocks.
 #[derive(Parser)]
 #[command(
     name = "pinblock",
     version,
-    about = "Encode, decode and translate ISO 9564-1 PIN blocks (formats 0 to 4), and print key check values.",
+    about = "Encode, decode and translate ISO 9564-1 PIN blocks (formats 0 to 4), seal them under RSA, \
+             and print key check values.",
     long_about = None,
     after_help = "Exit status: 0 on success, 1 for bad data (PIN, PAN, hex, key length, or a block that \
                   cannot be decrypted or decoded), 2 for a bad command line."
@@ -37,6 +42,8 @@ pub enum Command {
     Translate(TranslateArgs),
     /// Print the key check value of a TDES or AES key.
     Kcv(KcvArgs),
+    /// Generate an RSA key pair for sealing PIN blocks: DIR/private.pem, DIR/public.der, DIR/public.pem.
+    RsaKeygen(RsaKeygenArgs),
 }
 
 /// How blocks are written on the command line and on stdout.
@@ -47,6 +54,31 @@ pub enum Encoding {
     Hex,
     /// Standard base64 with padding (RFC 4648 section 4).
     Base64,
+}
+
+/// The RSA encryption padding of `--padding`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Padding {
+    /// RSAES-OAEP, SHA-256 and MGF1-SHA-256, empty label
+    #[default]
+    #[value(name = "oaep-sha256")]
+    OaepSha256,
+    /// RSAES-OAEP, SHA-1 and MGF1-SHA-1, empty label
+    #[value(name = "oaep-sha1")]
+    OaepSha1,
+    /// RSAES-PKCS1-v1_5 (legacy)
+    #[value(name = "pkcs1v15")]
+    Pkcs1v15,
+}
+
+impl From<Padding> for RsaPadding {
+    fn from(padding: Padding) -> Self {
+        match padding {
+            Padding::OaepSha256 => RsaPadding::OaepSha256,
+            Padding::OaepSha1 => RsaPadding::OaepSha1,
+            Padding::Pkcs1v15 => RsaPadding::Pkcs1v15,
+        }
+    }
 }
 
 /// The PIN key of `encode` and `decode`: none (a clear block), TDES or AES.
@@ -76,6 +108,13 @@ pub struct EncodeArgs {
     /// The PIN key (none for a clear block).
     #[command(flatten)]
     pub key: PinKeyArgs,
+    /// RSA public key file (PEM or DER, SPKI or PKCS#1, or hex or base64 of the DER):
+    /// the clear iso0-iso3 block is encrypted under it
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["tdes_key", "aes_key"])]
+    pub rsa_public_key: Option<PathBuf>,
+    /// RSA padding, with --rsa-public-key
+    #[arg(long, value_enum, default_value_t = Padding::OaepSha256, requires = "rsa_public_key")]
+    pub padding: Padding,
     /// How the block is printed
     #[arg(long, value_enum, default_value_t = Encoding::Hex)]
     pub encoding: Encoding,
@@ -96,6 +135,13 @@ pub struct DecodeArgs {
     /// The PIN key (none for a clear block).
     #[command(flatten)]
     pub key: PinKeyArgs,
+    /// RSA private key file (PEM or DER, PKCS#8 or PKCS#1, unencrypted): --block is an
+    /// RSA cryptogram of a clear iso0-iso3 block
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["tdes_key", "aes_key"])]
+    pub rsa_private_key: Option<PathBuf>,
+    /// RSA padding, with --rsa-private-key
+    #[arg(long, value_enum, default_value_t = Padding::OaepSha256, requires = "rsa_private_key")]
+    pub padding: Padding,
     /// How --block is written
     #[arg(long, value_enum, default_value_t = Encoding::Hex)]
     pub encoding: Encoding,
@@ -143,6 +189,17 @@ pub struct KcvArgs {
     /// AES key, 16, 24 or 32 bytes in hex (KCV: AES-CMAC of zeros, ANSI X9.24-1:2017)
     #[arg(long, value_name = "HEX")]
     pub aes_key: Option<String>,
+}
+
+/// Arguments of `pinblock rsa-keygen`.
+#[derive(Args)]
+pub struct RsaKeygenArgs {
+    /// Modulus size in bits, 2048 to 4096
+    #[arg(long, value_name = "N", default_value_t = 2048)]
+    pub bits: usize,
+    /// Directory to write private.pem, public.der and public.pem to (created if need be)
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 /// Reduces a clap error to one line that quotes no value the user typed.
@@ -338,8 +395,7 @@ mod tests {
 
     #[test]
     fn missing_or_unknown_subcommand() {
-        let want =
-            "expected a subcommand: encode, decode, translate or kcv (see 'pinblock --help')";
+        let want = "expected a subcommand: encode, decode, translate, kcv or rsa-keygen (see 'pinblock --help')";
         assert_eq!(message(&[]), want);
         assert_eq!(message(&["5141576351968605"]), want);
     }

@@ -1,18 +1,22 @@
-//! The four commands. Each returns the one line to print, or a [`CliError`].
+//! The five commands. Each returns the one line to print, or a [`CliError`].
 //!
 //! Checks run in a fixed order: the translation rule and which keys are
 //! given, `--pan` presence, then for each side the key kind against the
-//! format and the key value, then the PAN, the block text or the PIN, and
-//! last the cryptography.
+//! format and the key value (an RSA key file is read here), then the PAN,
+//! the block text or the PIN, and last the cryptography.
 
-use std::io::Read;
+use std::fs::{self, DirBuilder, OpenOptions};
+use std::io::{self, ErrorKind, Read, Write};
+use std::path::Path;
 
 use chacha20::ChaCha20Rng;
 use pinset_block::rand_core::{CryptoRng, SeedableRng};
 use pinset_block::{Format, MAX_PIN_LEN, Pan, Pin};
+use pinset_envelope::RsaPrivateKey;
+use pinset_envelope::rsa::{MAX_RSA_BITS, MIN_RSA_BITS};
 use zeroize::Zeroizing;
 
-use crate::cli::{Command, DecodeArgs, EncodeArgs, KcvArgs, TranslateArgs};
+use crate::cli::{Command, DecodeArgs, EncodeArgs, KcvArgs, RsaKeygenArgs, TranslateArgs};
 use crate::error::CliError;
 use crate::keys::{Envelope, KeyFlags, KeySource};
 
@@ -23,6 +27,7 @@ pub fn run(command: &Command, stdin: &mut dyn Read) -> Result<String, CliError> 
         Command::Decode(args) => decode(args),
         Command::Translate(args) => translate(args, &mut system_rng()?),
         Command::Kcv(args) => kcv(args),
+        Command::RsaKeygen(args) => rsa_keygen(args, &mut system_rng()?),
     }
 }
 
@@ -38,11 +43,16 @@ pub fn encode<R: CryptoRng + ?Sized>(
     rng: &mut R,
 ) -> Result<String, CliError> {
     let format = args.format;
+    let rsa = args
+        .rsa_public_key
+        .as_deref()
+        .map(|file| KeySource::RsaPublic(file, args.padding.into()));
     let source = KeySource::from_flags(
         KeyFlags::PLAIN,
         args.key.tdes_key.as_deref(),
         args.key.aes_key.as_deref(),
-    )?;
+    )?
+    .or_rsa(KeyFlags::PLAIN, rsa)?;
     require_pan(args.pan.as_deref(), format.is_pan_bound().then_some(format))?;
     let envelope = Envelope::resolve(source, KeyFlags::PLAIN, format)?;
     let pan = read_pan(args.pan.as_deref())?;
@@ -54,11 +64,16 @@ pub fn encode<R: CryptoRng + ?Sized>(
 /// `pinblock decode`: the PIN.
 pub fn decode(args: &DecodeArgs) -> Result<String, CliError> {
     let format = args.format;
+    let rsa = args
+        .rsa_private_key
+        .as_deref()
+        .map(|file| KeySource::RsaPrivate(file, args.padding.into()));
     let source = KeySource::from_flags(
         KeyFlags::PLAIN,
         args.key.tdes_key.as_deref(),
         args.key.aes_key.as_deref(),
-    )?;
+    )?
+    .or_rsa(KeyFlags::PLAIN, rsa)?;
     require_pan(args.pan.as_deref(), format.is_pan_bound().then_some(format))?;
     let envelope = Envelope::resolve(source, KeyFlags::PLAIN, format)?;
     let pan = read_pan(args.pan.as_deref())?;
@@ -125,6 +140,103 @@ pub fn kcv(args: &KcvArgs) -> Result<String, CliError> {
     }
 }
 
+/// The files `rsa-keygen` writes into `--out`, in the order written.
+pub const KEYGEN_FILES: [&str; 3] = ["private.pem", "public.der", "public.pem"];
+
+/// `pinblock rsa-keygen`: `RSA-<bits> key written to <DIR> (fingerprint <16 hex>)`.
+///
+/// Writes `private.pem` (PKCS#8 PEM; mode 0600 on Unix), `public.der` (DER
+/// SubjectPublicKeyInfo) and `public.pem` (PEM SubjectPublicKeyInfo) into
+/// `--out`, creating it (mode 0700 on Unix) if need be. None of the three
+/// may exist already: nothing is overwritten, and the check runs before the
+/// key is generated. The fingerprint is the first 8 bytes of SHA-256 over
+/// `public.der`. If a write fails, the files written so far are removed.
+pub fn rsa_keygen<R: CryptoRng + ?Sized>(
+    args: &RsaKeygenArgs,
+    rng: &mut R,
+) -> Result<String, CliError> {
+    let bits = args.bits;
+    if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
+        return Err(CliError::Key {
+            flag: "--bits",
+            source: pinset_envelope::Error::RsaKeySize { bits },
+        });
+    }
+    let dir = args.out.as_path();
+    create_private_dir(dir).map_err(|e| CliError::Out {
+        what: "the directory",
+        kind: e.kind(),
+    })?;
+    if let Some(file) = KEYGEN_FILES
+        .into_iter()
+        .find(|file| fs::symlink_metadata(dir.join(file)).is_ok())
+    {
+        return Err(CliError::OutExists { file });
+    }
+
+    let key = RsaPrivateKey::generate(bits, rng).map_err(CliError::Keygen)?;
+    let private_pem = key.to_pkcs8_pem().map_err(CliError::Keygen)?;
+    let public = key.public_key();
+    let public_der = public.to_der();
+    let public_pem = public.to_pem();
+    let contents: [(&[u8], bool); 3] = [
+        (private_pem.as_bytes(), true),
+        (&public_der, false),
+        (public_pem.as_bytes(), false),
+    ];
+    for (done, (file, (bytes, private))) in KEYGEN_FILES.into_iter().zip(contents).enumerate() {
+        if let Err(e) = write_new(&dir.join(file), bytes, private) {
+            // Only what this run created: a file that appeared meanwhile is not ours.
+            if e.kind() != ErrorKind::AlreadyExists {
+                let _ = fs::remove_file(dir.join(file));
+            }
+            for written in &KEYGEN_FILES[..done] {
+                let _ = fs::remove_file(dir.join(written));
+            }
+            return Err(match e.kind() {
+                ErrorKind::AlreadyExists => CliError::OutExists { file },
+                kind => CliError::Out { what: file, kind },
+            });
+        }
+    }
+    Ok(format!(
+        "RSA-{} key written to {} (fingerprint {})",
+        key.bits(),
+        dir.display(),
+        public.fingerprint()
+    ))
+}
+
+/// Creates `dir` and its missing parents; new directories get mode 0700 on Unix.
+fn create_private_dir(dir: &Path) -> io::Result<()> {
+    let mut builder = DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// Writes `bytes` to a new file at `path`, failing if anything is there
+/// already (a dangling symlink included). A private file gets mode 0600 on
+/// Unix from the moment it exists, never wider.
+fn write_new(path: &Path, bytes: &[u8], private: bool) -> io::Result<()> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(if private { 0o600 } else { 0o644 });
+    }
+    #[cfg(not(unix))]
+    let _ = private;
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
 /// Refuses a missing `--pan` when `needed_by` names a PAN-bound format.
 fn require_pan(text: Option<&str>, needed_by: Option<Format>) -> Result<(), CliError> {
     match (text, needed_by) {
@@ -162,7 +274,7 @@ fn read_pin(arg: &str, stdin: &mut dyn Read) -> Result<Pin, CliError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::{Encoding, PinKeyArgs};
+    use crate::cli::{Encoding, Padding, PinKeyArgs};
     use crate::error::{EXIT_DATA, EXIT_USAGE};
 
     /// jPOS JCESecurityModuleTest: ZPK for the format 0 and format 1 vectors.
@@ -185,6 +297,8 @@ mod tests {
             pin: pin.to_owned(),
             pan: pan.map(String::from),
             key,
+            rsa_public_key: None,
+            padding: Padding::default(),
             encoding: Encoding::Hex,
         }
     }
@@ -195,6 +309,8 @@ mod tests {
             block: block.to_owned(),
             pan: pan.map(String::from),
             key,
+            rsa_private_key: None,
+            padding: Padding::default(),
             encoding: Encoding::Hex,
         }
     }

@@ -4,11 +4,12 @@ use pinset_block::Format;
 
 /// Exit status for a command line that is malformed or inconsistent: what
 /// clap rejects, and flag combinations that cannot work (a missing `--pan`
-/// or key, a key of the wrong kind, a refused translation).
+/// or key, a key of the wrong kind, iso4 under RSA, a refused translation).
 pub const EXIT_USAGE: u8 = 2;
 
-/// Exit status for bad values (PIN, PAN, hex, base64, key length), a block
-/// that cannot be decrypted or decoded, and I/O or RNG failures.
+/// Exit status for bad values (PIN, PAN, hex, base64, key length, an RSA key
+/// file that cannot be read or is refused), a block that cannot be decrypted
+/// or decoded, and I/O or RNG failures.
 pub const EXIT_DATA: u8 = 1;
 
 /// Why a `pinblock` command failed.
@@ -41,6 +42,18 @@ pub enum CliError {
         "{flag} cannot carry an {format} PIN block: TDES keys carry iso0 to iso3, AES keys carry iso4"
     )]
     KeyFormatMismatch {
+        /// The flag that gave the key.
+        flag: &'static str,
+        /// The format asked for.
+        format: Format,
+    },
+
+    /// An RSA key was given for format 4: RSA carries the clear 8-byte block
+    /// of formats 0 to 3 (the seed flows send format 1).
+    #[error(
+        "{flag} cannot carry an {format} PIN block: RSA keys carry the clear block of iso0 to iso3"
+    )]
+    RsaFormat {
         /// The flag that gave the key.
         flag: &'static str,
         /// The format asked for.
@@ -95,6 +108,45 @@ pub enum CliError {
         source: pinset_envelope::Error,
     },
 
+    /// A key file could not be read (missing, unreadable, a directory, or
+    /// larger than any key file). The message names the flag, not the path
+    /// and never the contents.
+    #[error("{flag}: cannot read the key file: {kind}")]
+    KeyFile {
+        /// The flag that named the file.
+        flag: &'static str,
+        /// What went wrong.
+        kind: std::io::ErrorKind,
+    },
+
+    /// An RSA private key file is not an unencrypted PKCS#8 or PKCS#1 key
+    /// in PEM or DER.
+    #[error("{flag}: RSA private key is not an unencrypted PKCS#8 or PKCS#1 key in PEM or DER")]
+    PrivateKeyEncoding {
+        /// The flag that named the file.
+        flag: &'static str,
+    },
+
+    /// RSA key generation or encoding failed after the size was checked.
+    #[error("could not generate the RSA key: {0}")]
+    Keygen(pinset_envelope::Error),
+
+    /// `rsa-keygen` would overwrite a file.
+    #[error("--out: {file} already exists: refusing to overwrite it")]
+    OutExists {
+        /// The file name inside `--out`.
+        file: &'static str,
+    },
+
+    /// `rsa-keygen` could not create `--out` or write a file in it.
+    #[error("--out: cannot write {what}: {kind}")]
+    Out {
+        /// The directory or the file name inside it.
+        what: &'static str,
+        /// What went wrong.
+        kind: std::io::ErrorKind,
+    },
+
     /// The block could not be decrypted or decoded. One message whatever the
     /// cause, so the tool is no format oracle.
     #[error(transparent)]
@@ -125,6 +177,7 @@ impl CliError {
             | CliError::PanRequired(_)
             | CliError::KeyRequired { .. }
             | CliError::KeyFormatMismatch { .. }
+            | CliError::RsaFormat { .. }
             | CliError::TranslateKeys
             | CliError::Translation { .. } => EXIT_USAGE,
             CliError::Pin(_)
@@ -132,6 +185,11 @@ impl CliError {
             | CliError::Hex { .. }
             | CliError::Base64 { .. }
             | CliError::Key { .. }
+            | CliError::KeyFile { .. }
+            | CliError::PrivateKeyEncoding { .. }
+            | CliError::Keygen(_)
+            | CliError::OutExists { .. }
+            | CliError::Out { .. }
             | CliError::Undecryptable(_)
             | CliError::Seal(_)
             | CliError::Stdin(_)

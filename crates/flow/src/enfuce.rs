@@ -1,0 +1,278 @@
+//! Enfuce Card PIN API v3: set PIN with a temporary zone PIN key per controlId.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use pinset_block::Format;
+use pinset_cms::{CardContractId, CardManagement, PlasticSequence};
+use pinset_envelope::{PinKey, RsaPublicKey};
+use pinset_keys::{
+    Clock, ControlId, DEFAULT_TZPK_TTL, PlasticRef, SystemClock, TemporaryKeys, Timestamp,
+    TzpkError,
+};
+
+use crate::{AuditEvent, Detail, FlowError, Issuer, Operation, Reason};
+
+/// Longest `auditUser` accepted.
+const MAX_AUDIT_USER: usize = 64;
+
+/// What a controlId allows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ControlOperation {
+    /// Set the PIN of one plastic.
+    SetPin,
+}
+
+/// `POST /pin/v3/set/tzpk` request body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+pub struct TzpkRequest {
+    /// The controlId.
+    pub control_id: String,
+    /// Base64 of the device's DER SPKI RSA public key, without PEM markers.
+    pub public_key: String,
+}
+
+/// `POST /pin/v3/set/tzpk` response body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct TzpkResponse {
+    /// Base64 of the 16-byte TDES tzpk, RSA-OAEP (SHA-256, MGF1-SHA-256) under the device's key.
+    pub tzpk: String,
+}
+
+/// `POST /pin/v3/set?auditUser=…` request body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+pub struct SetPinRequest {
+    /// The controlId.
+    pub control_id: String,
+    /// Base64 of the ISO format 1 block, TDES-ECB under the tzpk.
+    pub pin_block: String,
+}
+
+/// `POST /pin/v3/set` response body: `{}` with 200.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct SetPinResponse {}
+
+struct Control {
+    contract: CardContractId,
+    plastic: PlasticSequence,
+    expires_at: Timestamp,
+}
+
+impl Control {
+    fn plastic_ref(&self) -> Result<PlasticRef, FlowError> {
+        PlasticRef::new(&format!("{}/{}", self.contract, self.plastic))
+            .map_err(|_| FlowError::new(Reason::Unexpected, Detail::Control("plastic reference")))
+    }
+}
+
+/// The issuer side of Enfuce's set PIN v3.
+///
+/// 1. [`issue_control`](Self::issue_control): a controlId for one plastic,
+///    valid 30 seconds, single use.
+/// 2. [`get_tzpk`](Self::get_tzpk): a fresh 16-byte TDES key wrapped under
+///    the device's RSA key, bound to the controlId.
+/// 3. [`set_pin`](Self::set_pin): consumes the controlId whatever the
+///    outcome, decrypts the ISO format 1 block with the tzpk, checks the
+///    policy, and stores ISO format 0 under the CMS's zone PIN key: 200 `{}`.
+///
+/// A used or expired controlId answers 404. A failed set PIN changes no CMS
+/// state; after a [`Reason::IntegrationError`] the client starts again from
+/// a new controlId.
+pub struct EnfuceSetPin<C, K: Clock + Clone = SystemClock> {
+    issuer: Issuer<C>,
+    tzpks: TemporaryKeys<K>,
+    controls: Mutex<HashMap<ControlId, Control>>,
+    clock: K,
+    ttl: Duration,
+}
+
+impl<C: CardManagement, K: Clock + Clone> EnfuceSetPin<C, K> {
+    /// The flow on `issuer`, with controlIds and tzpks living 30 s on `clock`.
+    pub fn new(issuer: Issuer<C>, clock: K) -> Self {
+        EnfuceSetPin {
+            issuer,
+            tzpks: TemporaryKeys::with_clock(clock.clone()),
+            controls: Mutex::new(HashMap::new()),
+            clock,
+            ttl: DEFAULT_TZPK_TTL,
+        }
+    }
+
+    /// Sets the controlId and tzpk lifetime.
+    pub fn with_ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self.tzpks = self.tzpks.with_ttl(ttl);
+        self
+    }
+
+    /// The issuer side (CMS, zone keys, policy).
+    pub fn issuer(&self) -> &Issuer<C> {
+        &self.issuer
+    }
+
+    fn controls(
+        &self,
+    ) -> Result<std::sync::MutexGuard<'_, HashMap<ControlId, Control>>, FlowError> {
+        self.controls
+            .lock()
+            .map_err(|_| FlowError::new(Reason::Unexpected, Detail::Control("lock poisoned")))
+    }
+
+    fn not_found(what: &'static str) -> FlowError {
+        FlowError::new(Reason::ControlNotFound, Detail::Control(what))
+    }
+
+    /// Issues a controlId to set the PIN of one plastic, after checking that
+    /// the contract and plastic allow it.
+    pub async fn issue_control(
+        &self,
+        contract: CardContractId,
+        plastic: PlasticSequence,
+        operation: ControlOperation,
+    ) -> Result<ControlId, FlowError> {
+        let ControlOperation::SetPin = operation;
+        let mut event = self.issuer.event(Operation::EnfuceIssueControl);
+        let result = async {
+            self.issuer
+                .target(contract, None, Some(plastic), &mut event)
+                .await?;
+            let id = self.issuer.with_rng(|rng| ControlId::generate(rng))?;
+            let now = self.clock.now();
+            let mut controls = self.controls()?;
+            controls.retain(|_, c| c.expires_at > now);
+            controls.insert(
+                id.clone(),
+                Control {
+                    contract,
+                    plastic,
+                    expires_at: now.saturating_add(self.ttl),
+                },
+            );
+            event.key_index = Some(id.as_str().to_owned());
+            Ok(id)
+        }
+        .await;
+        self.issuer.finish(event, result)
+    }
+
+    /// `POST /pin/v3/set/tzpk`: wraps a fresh tzpk for the device's key.
+    pub fn get_tzpk(&self, request: &TzpkRequest) -> Result<TzpkResponse, FlowError> {
+        let mut event = self.issuer.event(Operation::EnfuceGetTzpk);
+        let result = (|| {
+            let control_id =
+                ControlId::new(&request.control_id).map_err(|_| FlowError::request("controlId"))?;
+            event.key_index = Some(control_id.as_str().to_owned());
+            let device_key = RsaPublicKey::from_base64(&request.public_key)
+                .map_err(|e| FlowError::new(Reason::RequestValidation, e))?;
+            let plastic = {
+                let controls = self.controls()?;
+                let control = controls
+                    .get(&control_id)
+                    .filter(|c| c.expires_at > self.clock.now())
+                    .ok_or_else(|| Self::not_found("unknown or expired"))?;
+                event.contract = Some(control.contract);
+                event.plastic = Some(control.plastic);
+                control.plastic_ref()?
+            };
+            let wrapped = self
+                .issuer
+                .with_rng(|rng| self.tzpks.issue(control_id, plastic, &device_key, rng))?
+                .map_err(tzpk_error)?;
+            Ok(TzpkResponse {
+                tzpk: wrapped.encrypted_key().to_owned(),
+            })
+        })();
+        self.issuer.finish(event, result)
+    }
+
+    /// `POST /pin/v3/set?auditUser=…`: sets the PIN. The controlId is
+    /// consumed by this call whatever its outcome.
+    pub async fn set_pin(
+        &self,
+        request: &SetPinRequest,
+        audit_user: &str,
+    ) -> Result<SetPinResponse, FlowError> {
+        let mut event = self.issuer.event(Operation::EnfuceSetPin);
+        let result = self.run(request, audit_user, &mut event).await;
+        self.issuer.finish(event, result)
+    }
+
+    async fn run(
+        &self,
+        request: &SetPinRequest,
+        audit_user: &str,
+        event: &mut AuditEvent,
+    ) -> Result<SetPinResponse, FlowError> {
+        if audit_user.is_empty()
+            || audit_user.len() > MAX_AUDIT_USER
+            || !audit_user.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(FlowError::request("auditUser"));
+        }
+        event.audit_user = Some(audit_user.to_owned());
+        let control_id =
+            ControlId::new(&request.control_id).map_err(|_| FlowError::request("controlId"))?;
+        event.key_index = Some(control_id.as_str().to_owned());
+        if request.pin_block.len() > 64 {
+            return Err(FlowError::request("pinBlock"));
+        }
+        let block = BASE64
+            .decode(&request.pin_block)
+            .map_err(|_| FlowError::request("pinBlock"))?;
+
+        // Consume first: from here on, this controlId is spent.
+        let control = self
+            .controls()?
+            .remove(&control_id)
+            .filter(|c| c.expires_at > self.clock.now())
+            .ok_or_else(|| Self::not_found("unknown, used or expired"))?;
+        event.contract = Some(control.contract);
+        event.plastic = Some(control.plastic);
+        let tzpk = self
+            .tzpks
+            .take(&control_id, &control.plastic_ref()?)
+            .map_err(tzpk_error)?;
+        let pin = PinKey::Tdes(tzpk)
+            .open(Format::Iso1, &block, None)
+            .map_err(|e| FlowError::new(Reason::InvalidPinBlock, e))?;
+        let target = self
+            .issuer
+            .target(control.contract, None, Some(control.plastic), event)
+            .await?;
+        self.issuer.store(&target, &pin).await?;
+        Ok(SetPinResponse {})
+    }
+
+    /// The Enfuce error body for `error`, with a fresh error id and the current time.
+    #[cfg(feature = "serde")]
+    pub fn error_body(&self, error: &FlowError) -> crate::wire::EnfuceErrorBody {
+        let id = self
+            .issuer
+            .with_rng(|rng| ControlId::generate(rng).as_str().to_owned())
+            .unwrap_or_default();
+        crate::wire::EnfuceErrorBody::new(error, id, self.clock.now())
+    }
+}
+
+fn tzpk_error(e: TzpkError) -> FlowError {
+    let reason = match e {
+        TzpkError::Unknown(_)
+        | TzpkError::Expired { .. }
+        | TzpkError::AlreadyUsed(_)
+        | TzpkError::PlasticMismatch(_)
+        | TzpkError::DuplicateControlId(_) => Reason::ControlNotFound,
+        TzpkError::Envelope(_) => Reason::RequestValidation,
+        _ => Reason::Unexpected,
+    };
+    FlowError::new(reason, e)
+}

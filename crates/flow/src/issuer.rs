@@ -1,0 +1,202 @@
+//! What both flows share: the CMS, the zone PIN key it expects, the PIN
+//! policy, the audit sink, the clock and the RNG.
+
+use std::sync::{Arc, Mutex};
+
+use chacha20::ChaCha20Rng;
+use pinset_block::{Format, Pan, Pin};
+use pinset_cms::{
+    CardContractId, CardManagement, CmsError, ExpiryDate, PlasticSequence, StorePin,
+    StorePinOutcome, select_plastic,
+};
+use pinset_keys::{Clock, SystemClock, ZoneKeys, ZpkIndex};
+use rand_core::{SeedableRng, TryRng};
+
+use crate::{AuditEvent, AuditSink, FlowError, NoAudit, Operation, PinPolicy, Reason};
+
+/// The issuer side both flows run on.
+///
+/// ```
+/// use pinset_cms::MemoryCms;
+/// use pinset_envelope::TdesKey;
+/// use pinset_flow::Issuer;
+/// use pinset_keys::{KeyPurpose, ZoneKeys, ZpkIndex};
+///
+/// let zone = ZoneKeys::new();
+/// let zpk = ZpkIndex::new("ZPK-CMS")?;
+/// zone.insert(zpk.clone(), TdesKey::new(&[0x5A; 24])?, KeyPurpose::PinEncryption)?;
+/// let issuer = Issuer::new(MemoryCms::new(), zone, zpk)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Issuer<C> {
+    pub(crate) cms: C,
+    pub(crate) zone: ZoneKeys,
+    pub(crate) cms_zpk: ZpkIndex,
+    pub(crate) policy: PinPolicy,
+    pub(crate) audit: Arc<dyn AuditSink>,
+    pub(crate) clock: Arc<dyn Clock>,
+    rng: Mutex<ChaCha20Rng>,
+}
+
+/// The OS random source could not seed the flow's generator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the operating system's random source failed")]
+pub struct RngUnavailable;
+
+impl<C: CardManagement> Issuer<C> {
+    /// An issuer on `cms`, storing PINs as ISO format 0 under the zone PIN key
+    /// `cms_zpk`, with the default policy, no audit and the system clock.
+    ///
+    /// The generator (ChaCha20) is seeded once from the OS.
+    pub fn new(cms: C, zone: ZoneKeys, cms_zpk: ZpkIndex) -> Result<Self, RngUnavailable> {
+        let mut seed = [0u8; 32];
+        getrandom::SysRng
+            .try_fill_bytes(&mut seed)
+            .map_err(|_| RngUnavailable)?;
+        Ok(Self::with_rng_seed(cms, zone, cms_zpk, seed))
+    }
+
+    /// As [`new`](Self::new), with a fixed generator seed: for reproducible tests only.
+    pub fn with_rng_seed(cms: C, zone: ZoneKeys, cms_zpk: ZpkIndex, seed: [u8; 32]) -> Self {
+        Issuer {
+            cms,
+            zone,
+            cms_zpk,
+            policy: PinPolicy::default(),
+            audit: Arc::new(NoAudit),
+            clock: Arc::new(SystemClock),
+            rng: Mutex::new(ChaCha20Rng::from_seed(seed)),
+        }
+    }
+
+    /// Sets the PIN policy.
+    pub fn with_policy(mut self, policy: PinPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Sets the audit sink.
+    pub fn with_audit(mut self, audit: impl AuditSink + 'static) -> Self {
+        self.audit = Arc::new(audit);
+        self
+    }
+
+    /// Sets the clock used for audit times (key TTLs use the key stores' own clocks).
+    pub fn with_clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The CMS, for inspection.
+    pub fn cms(&self) -> &C {
+        &self.cms
+    }
+
+    /// The zone PIN keys.
+    pub fn zone_keys(&self) -> &ZoneKeys {
+        &self.zone
+    }
+
+    pub(crate) fn with_rng<T>(
+        &self,
+        f: impl FnOnce(&mut ChaCha20Rng) -> T,
+    ) -> Result<T, FlowError> {
+        let mut rng = self.rng.lock().map_err(|_| {
+            FlowError::new(
+                Reason::Unexpected,
+                crate::Detail::Control("RNG lock poisoned"),
+            )
+        })?;
+        Ok(f(&mut rng))
+    }
+
+    pub(crate) fn event(&self, operation: Operation) -> AuditEvent {
+        AuditEvent {
+            at: self.clock.now(),
+            operation,
+            audit_user: None,
+            masked_pan: None,
+            contract: None,
+            plastic: None,
+            key_index: None,
+            outcome: "OK",
+        }
+    }
+
+    /// Finds the plastic to set: contract open, plastic matching, not blocked
+    /// or expired. Only reads the CMS.
+    pub(crate) async fn target(
+        &self,
+        contract: CardContractId,
+        expiry: Option<ExpiryDate>,
+        sequence: Option<PlasticSequence>,
+        event: &mut AuditEvent,
+    ) -> Result<Target, FlowError> {
+        event.contract = Some(contract);
+        self.cms.contract_state(contract).await?.check_set_pin()?;
+        let plastics = self.cms.plastics(contract).await?;
+        let plastic = match expiry {
+            Some(expiry) => select_plastic(&plastics, expiry, sequence),
+            None => plastics.iter().find(|p| Some(p.sequence) == sequence),
+        }
+        .ok_or(CmsError::PlasticNotFound)?;
+        event.plastic = Some(plastic.sequence);
+        if !plastic.accepts_pin() {
+            return Err(CmsError::OperationDenied("plastic is blocked or expired").into());
+        }
+        let pan = self.cms.pan(contract).await?;
+        event.masked_pan = Some(pan.masked());
+        Ok(Target {
+            contract,
+            plastic: plastic.sequence,
+            pan,
+        })
+    }
+
+    /// Policy, then ISO format 0 under the CMS's zone PIN key, then the CMS store.
+    pub(crate) async fn store(
+        &self,
+        target: &Target,
+        pin: &Pin,
+    ) -> Result<StorePinOutcome, FlowError> {
+        self.policy
+            .check(pin)
+            .map_err(|v| FlowError::new(Reason::PinPolicy, v))?;
+        let zpk = self
+            .zone
+            .pin_key(&self.cms_zpk)
+            .map_err(|e| FlowError::new(Reason::Unexpected, e))?;
+        let pin_block = self
+            .with_rng(|rng| zpk.seal(Format::Iso0, pin, Some(&target.pan), rng))?
+            .map_err(|e| FlowError::new(Reason::Unexpected, e))?;
+        let request = StorePin {
+            contract: target.contract,
+            plastic: target.plastic,
+            format: Format::Iso0,
+            pin_block,
+            zpk_index: self.cms_zpk.as_str().to_owned(),
+            zpk_kcv: zpk.kcv(),
+        };
+        Ok(self.cms.store_pin(request).await?)
+    }
+
+    /// Records the event with the outcome of `result`, and passes `result` on.
+    pub(crate) fn finish<T>(
+        &self,
+        mut event: AuditEvent,
+        result: Result<T, FlowError>,
+    ) -> Result<T, FlowError> {
+        if let Err(e) = &result {
+            event.outcome = e.reason().code();
+        }
+        self.audit.record(event);
+        result
+    }
+}
+
+/// The plastic a set PIN is for.
+pub(crate) struct Target {
+    pub(crate) contract: CardContractId,
+    pub(crate) plastic: PlasticSequence,
+    pub(crate) pan: Pan,
+}

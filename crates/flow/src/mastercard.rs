@@ -1,0 +1,217 @@
+//! Mastercard Processing: set a PIN for a PAN-less issuer (and the full-PAN variant).
+
+use pinset_block::Format;
+use pinset_cms::{CardContractId, CardManagement, ExpiryDate, PlasticSequence, StorePinOutcome};
+use pinset_keys::{
+    Clock, KeyIndex, KeyStore, MemoryKeyStore, PublicKeyForm, RsaKeyRing, SystemClock, ZpkIndex,
+};
+
+use crate::issuer::Target;
+use crate::{AuditEvent, FlowError, Issuer, Operation, Reason};
+
+/// The only `data_type_to_secure` this flow publishes keys for.
+pub const PIN_BLOCK: &str = "PIN_BLOCK";
+
+/// Longest `newPinBlock` accepted: hex of a 4096-bit cryptogram.
+const MAX_PIN_BLOCK_HEX: usize = 2 * 512;
+
+/// `GET /public-keys?data_type_to_secure=PIN_BLOCK` response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+pub struct PublicKeysResponse {
+    /// The key index the device sends back in the `Key-Index` header.
+    pub key_index: String,
+    /// The RSA public key: hex of DER SPKI (default) or the PEM body.
+    pub public_rsa_key: String,
+}
+
+/// `PUT /cards/{card_contract_id}/pin` request body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+pub struct SetPinRequest {
+    /// Uppercase hex of the RSA cryptogram of an ISO format 1 block (with
+    /// `Key-Index`), or of an ISO format 0 block under the shared ZPK (without).
+    pub new_pin_block: String,
+    /// The plastic's expiry date, YYMM.
+    pub card_expiry_date: String,
+    /// The plastic's sequence number; absent means the newest plastic with that expiry.
+    #[cfg_attr(
+        feature = "serde",
+        serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "crate::wire::number_or_string"
+        )
+    )]
+    pub card_sequence_number: Option<String>,
+}
+
+/// What a successful set PIN did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SetPinOutcome {
+    /// The HTTP status to answer with: 204.
+    pub http_status: u16,
+    /// What the CMS did.
+    pub cms: StorePinOutcome,
+}
+
+/// The issuer side of Mastercard Processing's set PIN.
+///
+/// - With a `Key-Index`: the device sealed an ISO format 1 block under the
+///   RSA key it fetched from [`public_keys`](Self::public_keys). The flow
+///   decrypts it with that index's private key, decodes it, checks the PIN
+///   policy, re-encodes it as ISO format 0 with the PAN from the CMS under
+///   the CMS's zone PIN key, and stores it: 204.
+/// - Without (full-PAN issuers, [`with_shared_zpk`](Self::with_shared_zpk)):
+///   the block is ISO format 0 under the shared ZPK and is translated to the
+///   CMS's ZPK.
+///
+/// The CMS is read (contract state, plastic, PAN) before the RSA private-key
+/// operation, so malformed or misdirected requests cost no RSA work. A failed
+/// set PIN changes nothing; if the CMS itself fails, the answer is
+/// [`Reason::IntegrationError`] (500, recoverable) and the client may retry
+/// with a fresh cryptogram.
+pub struct MastercardPanless<C, S: KeyStore = MemoryKeyStore, K: Clock = SystemClock> {
+    issuer: Issuer<C>,
+    ring: RsaKeyRing<S, K>,
+    shared_zpk: Option<ZpkIndex>,
+    key_form: PublicKeyForm,
+}
+
+impl<C: CardManagement, S: KeyStore, K: Clock> MastercardPanless<C, S, K> {
+    /// The flow on `issuer`, decrypting with `ring`.
+    pub fn new(issuer: Issuer<C>, ring: RsaKeyRing<S, K>) -> Self {
+        MastercardPanless {
+            issuer,
+            ring,
+            shared_zpk: None,
+            key_form: PublicKeyForm::DerHex,
+        }
+    }
+
+    /// Accepts requests without `Key-Index`: ISO format 0 under this shared ZPK.
+    pub fn with_shared_zpk(mut self, zpk: ZpkIndex) -> Self {
+        self.shared_zpk = Some(zpk);
+        self
+    }
+
+    /// Publishes keys as a PEM body instead of DER hex.
+    pub fn with_public_key_form(mut self, form: PublicKeyForm) -> Self {
+        self.key_form = form;
+        self
+    }
+
+    /// The issuer side (CMS, zone keys, policy).
+    pub fn issuer(&self) -> &Issuer<C> {
+        &self.issuer
+    }
+
+    /// The RSA key ring.
+    pub fn ring(&self) -> &RsaKeyRing<S, K> {
+        &self.ring
+    }
+
+    /// `GET /public-keys?data_type_to_secure=…`: the active `{keyIndex, publicRsaKey}`.
+    pub fn public_keys(&self, data_type_to_secure: &str) -> Result<PublicKeysResponse, FlowError> {
+        let mut event = self.issuer.event(Operation::MastercardPublicKeys);
+        let result = if data_type_to_secure != PIN_BLOCK {
+            Err(FlowError::request("data_type_to_secure"))
+        } else {
+            self.ring
+                .publish(self.key_form)
+                .map(|p| {
+                    event.key_index = Some(p.key_index.as_str().to_owned());
+                    PublicKeysResponse {
+                        key_index: p.key_index.as_str().to_owned(),
+                        public_rsa_key: p.public_rsa_key,
+                    }
+                })
+                .map_err(|e| FlowError::new(Reason::Unexpected, e))
+        };
+        self.issuer.finish(event, result)
+    }
+
+    /// `PUT /cards/{card_contract_id}/pin`, with the `Key-Index` header if sent.
+    ///
+    /// See the type's documentation for the steps. Every attempt is audited.
+    pub async fn set_pin(
+        &self,
+        card_contract_id: &str,
+        key_index: Option<&str>,
+        request: &SetPinRequest,
+    ) -> Result<SetPinOutcome, FlowError> {
+        let mut event = self.issuer.event(Operation::MastercardSetPin);
+        let result = self
+            .run(card_contract_id, key_index, request, &mut event)
+            .await;
+        self.issuer.finish(event, result)
+    }
+
+    async fn run(
+        &self,
+        card_contract_id: &str,
+        key_index: Option<&str>,
+        request: &SetPinRequest,
+        event: &mut AuditEvent,
+    ) -> Result<SetPinOutcome, FlowError> {
+        let contract: CardContractId = card_contract_id
+            .parse()
+            .map_err(|e| FlowError::new(Reason::RequestValidation, e))?;
+        event.contract = Some(contract);
+        let key_index = key_index
+            .map(|k| KeyIndex::new(k).map_err(|_| FlowError::request("Key-Index")))
+            .transpose()?;
+        event.key_index = key_index.as_ref().map(|k| k.as_str().to_owned());
+        if key_index.is_none() && self.shared_zpk.is_none() {
+            return Err(FlowError::request("Key-Index"));
+        }
+        let block = &request.new_pin_block;
+        if block.is_empty() || block.len() > MAX_PIN_BLOCK_HEX {
+            return Err(FlowError::request("newPinBlock"));
+        }
+        let cryptogram = hex::decode(block).map_err(|_| FlowError::request("newPinBlock"))?;
+        let expiry: ExpiryDate = request
+            .card_expiry_date
+            .parse()
+            .map_err(|e| FlowError::new(Reason::RequestValidation, e))?;
+        let sequence: Option<PlasticSequence> = request
+            .card_sequence_number
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(|e| FlowError::new(Reason::RequestValidation, e))?;
+
+        let target = self
+            .issuer
+            .target(contract, Some(expiry), sequence, event)
+            .await?;
+        let pin = match &key_index {
+            Some(index) => {
+                self.ring
+                    .open_pin_block(index.as_str(), &cryptogram, Format::Iso1, None)?
+            }
+            None => self.open_shared(&target, &cryptogram)?,
+        };
+        let cms = self.issuer.store(&target, &pin).await?;
+        Ok(SetPinOutcome {
+            http_status: 204,
+            cms,
+        })
+    }
+
+    fn open_shared(&self, target: &Target, block: &[u8]) -> Result<pinset_block::Pin, FlowError> {
+        let shared = self
+            .shared_zpk
+            .as_ref()
+            .ok_or(FlowError::request("Key-Index"))?;
+        let key = self
+            .issuer
+            .zone
+            .pin_key(shared)
+            .map_err(|e| FlowError::new(Reason::Unexpected, e))?;
+        key.open(Format::Iso0, block, Some(&target.pan))
+            .map_err(|e| FlowError::new(Reason::InvalidPinBlock, e))
+    }
+}
