@@ -146,7 +146,7 @@ impl<C: CardManagement, K: Clock + Clone> EnfuceSetPin<C, K> {
             self.issuer
                 .target(contract, None, Some(plastic), &mut event)
                 .await?;
-            let id = self.issuer.with_rng(|rng| ControlId::generate(rng))?;
+            let id = self.issuer.with_rng(ControlId::generate)?;
             let now = self.clock.now();
             let mut controls = self.controls()?;
             controls.retain(|_, c| c.expires_at > now);
