@@ -1,5 +1,20 @@
 //! pinset: compose ISO 9564 set-PIN flows from layered crates.
+//!
+//! This facade re-exports the layers, from the bottom up:
+//!
+//! | module | crate | job |
+//! |---|---|---|
+//! | [`block`] | `pinset-block` | ISO 9564-1 PIN blocks, formats 0 to 4, no cipher |
+//! | [`envelope`] | `pinset-envelope` | TDES/AES PIN keys, KCVs, translation, RSA behind a provider trait |
+//! | [`keys`] | `pinset-keys` | RSA key ring by key index, zone PIN keys, temporary keys, keys at rest |
+//! | [`cms`] | `pinset-cms` | the card management system trait and a reference CMS |
+//! | [`flow`] | `pinset-flow` | the Mastercard Processing and Enfuce set-PIN flows |
+//!
+//! Run `cargo run --release --example panless_set_pin` for the main flow.
 #![forbid(unsafe_code)]
 
 pub use pinset_block as block;
+pub use pinset_cms as cms;
 pub use pinset_envelope as envelope;
+pub use pinset_flow as flow;
+pub use pinset_keys as keys;

@@ -113,7 +113,13 @@ pub struct EncodeArgs {
     #[arg(long, value_name = "FILE", conflicts_with_all = ["tdes_key", "aes_key"])]
     pub rsa_public_key: Option<PathBuf>,
     /// RSA padding, with --rsa-public-key
-    #[arg(long, value_enum, default_value_t = Padding::OaepSha256, requires = "rsa_public_key")]
+    #[arg(
+        long,
+        value_enum,
+        default_value_t = Padding::OaepSha256,
+        requires = "rsa_public_key",
+        conflicts_with_all = ["tdes_key", "aes_key"]
+    )]
     pub padding: Padding,
     /// How the block is printed
     #[arg(long, value_enum, default_value_t = Encoding::Hex)]
@@ -140,7 +146,13 @@ pub struct DecodeArgs {
     #[arg(long, value_name = "FILE", conflicts_with_all = ["tdes_key", "aes_key"])]
     pub rsa_private_key: Option<PathBuf>,
     /// RSA padding, with --rsa-private-key
-    #[arg(long, value_enum, default_value_t = Padding::OaepSha256, requires = "rsa_private_key")]
+    #[arg(
+        long,
+        value_enum,
+        default_value_t = Padding::OaepSha256,
+        requires = "rsa_private_key",
+        conflicts_with_all = ["tdes_key", "aes_key"]
+    )]
     pub padding: Padding,
     /// How --block is written
     #[arg(long, value_enum, default_value_t = Encoding::Hex)]

@@ -5,96 +5,9 @@
 //! Every vector names its source; all are collected, recomputed
 //! independently, in `shared/vectors/iso9564.json`.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+mod common;
 
-/// What one run of the binary gave.
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-fn run_with_stdin(args: &[&str], stdin: &[u8]) -> Run {
-    let spawned = Command::new(env!("CARGO_BIN_EXE_pinblock"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let output = spawned.and_then(|mut child| {
-        if let Some(mut pipe) = child.stdin.take() {
-            // The binary may exit without reading stdin: a broken pipe is fine.
-            let _ = pipe.write_all(stdin);
-        }
-        child.wait_with_output()
-    });
-    match output {
-        Ok(out) => Run {
-            code: out.status.code(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        },
-        // Reported through the callers' assertions on `code`.
-        Err(e) => Run {
-            code: None,
-            stdout: String::new(),
-            stderr: format!("could not run pinblock: {e}"),
-        },
-    }
-}
-
-fn run(args: &[&str]) -> Run {
-    run_with_stdin(args, b"")
-}
-
-/// Asserts success with exactly one stdout line and a quiet stderr; returns the line.
-fn ok_with_stdin(args: &[&str], stdin: &[u8]) -> String {
-    let r = run_with_stdin(args, stdin);
-    assert_eq!(r.code, Some(0), "{args:?}: stderr {:?}", r.stderr);
-    assert_eq!(r.stderr, "", "{args:?}");
-    assert!(
-        r.stdout.ends_with('\n') && r.stdout.matches('\n').count() == 1,
-        "{args:?}: stdout is not one line: {:?}",
-        r.stdout
-    );
-    r.stdout.trim_end_matches('\n').to_owned()
-}
-
-fn ok(args: &[&str]) -> String {
-    ok_with_stdin(args, b"")
-}
-
-/// Asserts the error contract and that no secret is quoted; returns the stderr line.
-fn fails_with_stdin(args: &[&str], stdin: &[u8], code: i32, secrets: &[&str]) -> String {
-    let r = run_with_stdin(args, stdin);
-    assert_eq!(r.code, Some(code), "{args:?}: stderr {:?}", r.stderr);
-    assert_eq!(r.stdout, "", "{args:?}");
-    assert!(
-        r.stderr.ends_with('\n') && r.stderr.matches('\n').count() == 1,
-        "{args:?}: stderr is not one line: {:?}",
-        r.stderr
-    );
-    assert!(r.stderr.starts_with("pinblock: error: "), "{:?}", r.stderr);
-    let upper = r.stderr.to_uppercase();
-    for secret in secrets {
-        assert!(
-            !upper.contains(&secret.to_uppercase()),
-            "{args:?}: stderr quotes {secret:?}: {:?}",
-            r.stderr
-        );
-    }
-    r.stderr.trim_end_matches('\n').to_owned()
-}
-
-fn fails(args: &[&str], code: i32, secrets: &[&str]) -> String {
-    fails_with_stdin(args, b"", code, secrets)
-}
-
-const DATA: i32 = 1;
-const USAGE: i32 = 2;
-const UNDECRYPTABLE: &str =
-    "pinblock: error: the PIN block could not be decrypted or is not a valid PIN block";
+use common::*;
 
 /// jPOS JCESecurityModuleTest: the ZPK of its format 0 and format 1 vectors.
 const JPOS_ZPK: &str = "12345678123456781234567812345678";
