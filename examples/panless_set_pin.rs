@@ -78,7 +78,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         device_key.fingerprint()
     );
 
-    let (contract, pin, pan) = CARDS[0];
+    let (contract, pin, _) = CARDS[0];
     println!("\n== Device: set the PIN of contract {contract} ==");
     println!(
         "cardholder types the new PIN; the app builds an ISO 9564 format 1 block (random fill)"
