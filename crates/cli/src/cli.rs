@@ -22,8 +22,9 @@ use pinset_envelope::RsaPadding;
     about = "Encode, decode and translate ISO 9564-1 PIN blocks (formats 0 to 4), seal them under RSA, \
              and print key check values.",
     long_about = None,
-    after_help = "Exit status: 0 on success, 1 for bad data (PIN, PAN, hex, key length, or a block that \
-                  cannot be decrypted or decoded), 2 for a bad command line."
+    after_help = "Exit status: 0 on success, 1 for bad data (PIN, PAN, hex, key length, a key file that \
+                  cannot be read or is refused, or a block that cannot be decrypted or decoded), 2 for a \
+                  bad command line."
 )]
 pub struct Cli {
     /// What to do.

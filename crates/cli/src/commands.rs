@@ -163,10 +163,7 @@ pub fn rsa_keygen<R: CryptoRng + ?Sized>(
         });
     }
     let dir = args.out.as_path();
-    create_private_dir(dir).map_err(|e| CliError::Out {
-        what: "the directory",
-        kind: e.kind(),
-    })?;
+    create_private_dir(dir).map_err(|e| CliError::OutDir(e.kind()))?;
     if let Some(file) = KEYGEN_FILES
         .into_iter()
         .find(|file| fs::symlink_metadata(dir.join(file)).is_ok())
@@ -195,7 +192,7 @@ pub fn rsa_keygen<R: CryptoRng + ?Sized>(
             }
             return Err(match e.kind() {
                 ErrorKind::AlreadyExists => CliError::OutExists { file },
-                kind => CliError::Out { what: file, kind },
+                kind => CliError::Out { file, kind },
             });
         }
     }
@@ -628,6 +625,80 @@ mod tests {
         for (got, want) in cases {
             assert_eq!(msg(got), (EXIT_DATA, want.to_owned()));
         }
+    }
+
+    /// OpenSSL 3.0.19 fixtures (crates/envelope/tests/data/README.md).
+    fn fixture(name: &str) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../envelope/tests/data")
+            .join(name)
+    }
+
+    #[test]
+    fn rsa_round_trip_and_refusals_without_clap() {
+        let pan = Some("5432101234567891");
+        let public = fixture("rsa2048_pub_spki.der");
+        let private = fixture("rsa2048_pkcs1.pem");
+        for padding in [Padding::OaepSha256, Padding::OaepSha1, Padding::Pkcs1v15] {
+            let mut args = enc(Format::Iso0, "1234", pan, key(None, None));
+            args.rsa_public_key = Some(public.clone());
+            args.padding = padding;
+            let block = encode_str(&args).unwrap_or_default();
+            assert_eq!(block.len(), 512);
+            let mut back = dec(Format::Iso0, &block, pan, key(None, None));
+            back.rsa_private_key = Some(private.clone());
+            back.padding = padding;
+            assert_eq!(decode(&back).ok().as_deref(), Some("1234"), "{padding:?}");
+        }
+
+        // A symmetric key and an RSA key file at once, as clap would refuse.
+        let mut both = enc(Format::Iso1, "1234", None, key(Some(JPOS_KEY), None));
+        both.rsa_public_key = Some(public.clone());
+        assert_eq!(
+            msg(encode_str(&both)),
+            (
+                EXIT_USAGE,
+                "the argument '--rsa-public-key' cannot be used with '--tdes-key'".into()
+            )
+        );
+        // Format 4 is refused before the key file is read.
+        let mut iso4 = dec(Format::Iso4, "00", pan, key(None, None));
+        iso4.rsa_private_key = Some(fixture("no-such-file.pem"));
+        assert_eq!(
+            msg(decode(&iso4)),
+            (
+                EXIT_USAGE,
+                "--rsa-private-key cannot carry an iso4 PIN block: RSA keys carry the clear block of iso0 to iso3".into()
+            )
+        );
+        // jPOS's TDES-enciphered format 0 block is no RSA cryptogram.
+        let mut wrong = dec(Format::Iso0, "ABE38E29B58EA392", pan, key(None, None));
+        wrong.rsa_private_key = Some(private);
+        assert_eq!(
+            msg(decode(&wrong)),
+            (
+                EXIT_DATA,
+                "the PIN block could not be decrypted or is not a valid PIN block".into()
+            )
+        );
+    }
+
+    #[test]
+    fn rsa_keygen_checks_bits_before_touching_the_disk() {
+        let out = std::env::temp_dir().join(format!("pinblock-unit-keygen-{}", std::process::id()));
+        for bits in [0, 1024, 2047, 4097, 8192] {
+            let args = RsaKeygenArgs {
+                bits,
+                out: out.clone(),
+            };
+            let (code, m) = msg(rsa_keygen(&args, &mut rng()));
+            assert_eq!(code, EXIT_DATA);
+            assert_eq!(
+                m,
+                format!("--bits: RSA key must be 2048 to 4096 bits, got {bits}")
+            );
+        }
+        assert!(!out.exists());
     }
 
     #[test]

@@ -138,11 +138,15 @@ pub enum CliError {
         file: &'static str,
     },
 
-    /// `rsa-keygen` could not create `--out` or write a file in it.
-    #[error("--out: cannot write {what}: {kind}")]
+    /// `rsa-keygen` could not create the `--out` directory.
+    #[error("--out: cannot create the directory: {0}")]
+    OutDir(std::io::ErrorKind),
+
+    /// `rsa-keygen` could not write a file in `--out`.
+    #[error("--out: cannot write {file}: {kind}")]
     Out {
-        /// The directory or the file name inside it.
-        what: &'static str,
+        /// The file name inside `--out`.
+        file: &'static str,
         /// What went wrong.
         kind: std::io::ErrorKind,
     },
@@ -189,6 +193,7 @@ impl CliError {
             | CliError::PrivateKeyEncoding { .. }
             | CliError::Keygen(_)
             | CliError::OutExists { .. }
+            | CliError::OutDir(_)
             | CliError::Out { .. }
             | CliError::Undecryptable(_)
             | CliError::Seal(_)

@@ -629,6 +629,12 @@ fn rsa_keygen_then_encode_and_decode() {
     );
     assert_eq!(read("private.pem"), private_pem);
     assert_eq!(read("public.der"), public_der);
+    // --out naming a file.
+    let msg = fails(&["rsa-keygen", "--out", &private_path], DATA, &[]);
+    assert!(
+        msg.starts_with("pinblock: error: --out: cannot create the directory: "),
+        "{msg}"
+    );
 
     // OpenSSL reads the files, and derives the same public key from the private one.
     if let Some(derived) = openssl(
