@@ -14,7 +14,10 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(pan) = iso4::decode_pan_field(&field) {
             check_pan(&pan);
             // The PAN field has no free bits: it must lay out bit for bit again.
-            assert!(iso4::pan_field(&pan) == field, "PAN field re-encode differs");
+            assert!(
+                iso4::pan_field(&pan) == field,
+                "PAN field re-encode differs"
+            );
         }
         // The rest of the input, if it is a PAN, must survive the layout.
         if let Ok(pan) = Pan::from_ascii(rest) {

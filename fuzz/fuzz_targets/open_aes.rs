@@ -19,15 +19,24 @@ fuzz_target!(|data: &[u8]| {
     let PinKey::Aes(aes) = key else {
         unreachable!("aes_key gives AES keys")
     };
-    let format = if sel & 0x80 == 0 { Format::Iso4 } else { format(sel >> 2) };
+    let format = if sel & 0x80 == 0 {
+        Format::Iso4
+    } else {
+        format(sel >> 2)
+    };
 
     let Some((block, pan_bytes)) = rest.split_first_chunk::<16>() else {
         // Short input: a length error (or a mismatch), never a panic.
         let pan = pan_or_fixed(b"");
-        let e = key.open(format, rest, Some(&pan)).expect_err("short block opened");
+        let e = key
+            .open(format, rest, Some(&pan))
+            .expect_err("short block opened");
         check_error(&e);
         if format == Format::Iso4 {
-            assert!(matches!(e, Error::BlockLength { .. }), "expected BlockLength, got {e:?}");
+            assert!(
+                matches!(e, Error::BlockLength { .. }),
+                "expected BlockLength, got {e:?}"
+            );
         }
         return;
     };
@@ -54,7 +63,10 @@ fuzz_target!(|data: &[u8]| {
         Err(e) => {
             check_error(&e);
             if format == Format::Iso4 {
-                assert!(direct.is_err(), "decode_pin_field accepted what open refused");
+                assert!(
+                    direct.is_err(),
+                    "decode_pin_field accepted what open refused"
+                );
             }
         }
     }

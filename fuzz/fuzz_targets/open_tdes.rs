@@ -45,8 +45,14 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(e) => {
             check_error(&e);
-            if format != Format::Iso4 && (pan.is_some() || !format.is_pan_bound()) && block.len() != 8 {
-                assert!(matches!(e, Error::BlockLength { .. }), "expected BlockLength, got {e:?}");
+            if format != Format::Iso4
+                && (pan.is_some() || !format.is_pan_bound())
+                && block.len() != 8
+            {
+                assert!(
+                    matches!(e, Error::BlockLength { .. }),
+                    "expected BlockLength, got {e:?}"
+                );
             }
         }
     }

@@ -60,12 +60,16 @@ fuzz_target!(|data: &[u8]| {
             assert!(allowed, "{from} -> {to} translated but is not allowed");
             assert!(fits && pan_ok, "translated with a wrong key or no PAN");
             assert_eq!(out.as_bytes().len(), to.block_len());
-            let pin = from_key.open(from, block, pan).expect("translate opened the source");
+            let pin = from_key
+                .open(from, block, pan)
+                .expect("translate opened the source");
             check_pin(&pin);
             if let Some(pin_in) = &pin_in {
                 assert!(&pin == pin_in, "source does not open to the sealed PIN");
             }
-            let pin_out = to_key.open(to, out.as_bytes(), pan).expect("output must re-open");
+            let pin_out = to_key
+                .open(to, out.as_bytes(), pan)
+                .expect("output must re-open");
             assert!(pin_out == pin, "translated PIN differs");
         }
         Err(e) => {

@@ -127,7 +127,10 @@ pub fn check_pin(pin: &Pin) {
     );
     assert_eq!(digits.len(), pin.len());
     assert!(digits.iter().all(u8::is_ascii_digit), "non-digit in PIN");
-    assert!(Pin::from_ascii(digits).as_ref() == Ok(pin), "PIN does not re-parse to itself");
+    assert!(
+        Pin::from_ascii(digits).as_ref() == Ok(pin),
+        "PIN does not re-parse to itself"
+    );
     assert_eq!(format!("{pin:?}"), "Pin(<redacted>)");
 }
 
@@ -151,7 +154,10 @@ pub fn key_fits(key: &PinKey, format: Format) -> bool {
     matches!(
         (key, format),
         (PinKey::Aes(_), Format::Iso4)
-            | (PinKey::Tdes(_), Format::Iso0 | Format::Iso1 | Format::Iso2 | Format::Iso3)
+            | (
+                PinKey::Tdes(_),
+                Format::Iso0 | Format::Iso1 | Format::Iso2 | Format::Iso3
+            )
     )
 }
 

@@ -81,7 +81,8 @@ impl Control {
 ///    valid 30 seconds, single use.
 /// 2. [`get_tzpk`](Self::get_tzpk): a fresh 16-byte TDES key wrapped under
 ///    the device's RSA key, bound to the controlId.
-/// 3. [`set_pin`](Self::set_pin): consumes the controlId whatever the
+/// 3. [`set_pin`](Self::set_pin): once the request is well-formed (auditUser,
+///    controlId and base64 pinBlock), consumes the controlId whatever the
 ///    outcome, decrypts the ISO format 1 block with the tzpk, checks the
 ///    policy, and stores ISO format 0 under the CMS's zone PIN key: 200 `{}`.
 ///
@@ -195,8 +196,10 @@ impl<C: CardManagement, K: Clock + Clone> EnfuceSetPin<C, K> {
         self.issuer.finish(event, result)
     }
 
-    /// `POST /pin/v3/set?auditUser=…`: sets the PIN. The controlId is
-    /// consumed by this call whatever its outcome.
+    /// `POST /pin/v3/set?auditUser=…`: sets the PIN. A malformed request is
+    /// refused with 400 and leaves the controlId alone; any well-formed
+    /// request consumes it, whatever its outcome, so a PIN block can be tried
+    /// once per controlId.
     pub async fn set_pin(
         &self,
         request: &SetPinRequest,

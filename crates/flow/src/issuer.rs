@@ -141,11 +141,11 @@ impl<C: CardManagement> Issuer<C> {
         }
         .ok_or(CmsError::PlasticNotFound)?;
         event.plastic = Some(plastic.sequence);
+        let pan = self.cms.pan(contract).await?;
+        event.masked_pan = Some(pan.masked());
         if !plastic.accepts_pin() {
             return Err(CmsError::OperationDenied("plastic is blocked or expired").into());
         }
-        let pan = self.cms.pan(contract).await?;
-        event.masked_pan = Some(pan.masked());
         Ok(Target {
             contract,
             plastic: plastic.sequence,
