@@ -9,9 +9,10 @@ median time per iteration in nanoseconds, then the budget checks:
 - format 0 under TDES, key prepared: <= 1.10 x one bare TDES block call;
 - format 4 under AES-128: <= 1.25 x two bare AES-128 block calls.
 
-Usage: python3 benches/summarize.py [CRITERION_DIR] [--check]
-With --check the exit status is 1 when a budget is missed.
-Standard library only.
+Usage: python3 benches/summarize.py [CRITERION_DIR] [--check] [--all]
+With --check the exit status is 1 when a budget is missed. Only the groups
+of benches/pin_block.rs are listed (other benches share target/criterion);
+--all lists every estimate found. Standard library only.
 """
 
 import json
@@ -45,10 +46,13 @@ RATIOS = [
      "iso0_tdes_per_call/tdes3_encode_encrypt", "iso0_tdes_prepared/tdes3_encode_encrypt", None),
 ]
 
+# The groups benches/pin_block.rs writes.
+GROUPS = ("clear", "baseline", "iso0_tdes_prepared", "iso0_tdes_per_call", "translate", "iso4_aes")
+
 CLEAR_IDS = [f"clear/iso{f}_{op}" for f in (0, 1, 3) for op in ("encode", "decode")]
 
 
-def load(root: Path) -> dict:
+def load(root: Path, groups) -> dict:
     """Map full bench id -> (median, lower CI, upper CI) in ns."""
     out = {}
     for est in sorted(root.glob("**/new/estimates.json")):
@@ -58,6 +62,8 @@ def load(root: Path) -> dict:
             full_id = json.loads(meta.read_text())["full_id"]
         except (OSError, ValueError, KeyError):
             full_id = bench_dir.parent.relative_to(root).as_posix()
+        if groups and full_id.split("/", 1)[0] not in groups:
+            continue
         median = json.loads(est.read_text())["median"]
         ci = median["confidence_interval"]
         out[full_id] = (median["point_estimate"], ci["lower_bound"], ci["upper_bound"])
@@ -70,9 +76,10 @@ def fmt_ns(v: float) -> str:
 
 def main(argv: list) -> int:
     check = "--check" in argv
-    args = [a for a in argv if a != "--check"]
+    groups = None if "--all" in argv else GROUPS
+    args = [a for a in argv if not a.startswith("--")]
     root = Path(args[0]) if args else Path(__file__).resolve().parent.parent / "target" / "criterion"
-    data = load(root)
+    data = load(root, groups)
     if not data:
         print(f"no Criterion estimates under {root}: run `cargo bench --bench pin_block` first",
               file=sys.stderr)
