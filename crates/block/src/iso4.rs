@@ -16,6 +16,7 @@
 //! ```
 
 use rand_core::CryptoRng;
+use zeroize::Zeroize;
 
 use crate::field::{pin_field, read_pin_field};
 use crate::{Error, Format, Pan, PanField, Pin, PinField};
@@ -60,7 +61,7 @@ pub fn pan_field(pan: &Pan) -> PanField {
     {
         *byte = (pair[0] << 4) | pair[1];
     }
-    nibbles.fill(0);
+    nibbles.zeroize();
     field
 }
 
@@ -88,6 +89,6 @@ pub fn decode_pan_field(field: &PanField) -> Result<Pan, Error> {
     } else {
         Err(Error::PanField)
     };
-    digits.fill(0);
+    digits.zeroize();
     result
 }

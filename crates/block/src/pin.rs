@@ -27,7 +27,7 @@ pub const MAX_PIN_LEN: usize = 12;
 /// assert!(Pin::new("12a4").is_err());
 /// # Ok::<(), pinset_block::Error>(())
 /// ```
-#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+#[derive(Clone, Zeroize)]
 pub struct Pin {
     // ASCII digits; bytes past `len` stay zero so equality can compare all 12.
     digits: [u8; MAX_PIN_LEN],
@@ -84,6 +84,19 @@ impl Pin {
         self.expose_digits().iter().map(|d| d - b'0')
     }
 }
+
+/// Zeroizes with wide stores that the barrier keeps, instead of the
+/// derive's byte-by-byte volatile writes.
+impl Drop for Pin {
+    #[inline]
+    fn drop(&mut self) {
+        self.digits = [0; MAX_PIN_LEN];
+        self.len = 0;
+        zeroize::optimization_barrier(self);
+    }
+}
+
+impl ZeroizeOnDrop for Pin {}
 
 impl fmt::Debug for Pin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -98,6 +98,7 @@ impl AesKey {
     }
 
     /// Enciphers a format 4 block: C1 = E(PIN field), C2 = E(C1 ⊕ PAN field).
+    #[inline]
     pub fn encipher_iso4(&self, pin_field: &PinField, pan_field: &PanField) -> [u8; 16] {
         let mut block = *pin_field.expose_bytes();
         let buf: &mut Array<u8, _> = (&mut block).into();
@@ -110,6 +111,7 @@ impl AesKey {
 
     /// Deciphers a format 4 block back to its clear PIN field:
     /// PIN field = D(D(C2) ⊕ PAN field). The field is unchecked until decoded.
+    #[inline]
     pub fn decipher_iso4(&self, block: &[u8; 16], pan_field: &PanField) -> PinField {
         let mut field = PinField::from_bytes(*block);
         let bytes = field.expose_bytes_mut();
