@@ -16,7 +16,9 @@ use pinset_envelope::RsaPrivateKey;
 use pinset_envelope::rsa::{MAX_RSA_BITS, MIN_RSA_BITS};
 use zeroize::Zeroizing;
 
-use crate::cli::{Command, DecodeArgs, EncodeArgs, KcvArgs, RsaKeygenArgs, TranslateArgs};
+use crate::cli::{
+    Command, DecodeArgs, EncodeArgs, KcvArgs, PinKeyArgs, RsaKeygenArgs, TranslateArgs,
+};
 use crate::error::CliError;
 use crate::keys::{Envelope, KeyFlags, KeySource};
 
@@ -36,6 +38,26 @@ pub fn system_rng() -> Result<ChaCha20Rng, CliError> {
     ChaCha20Rng::try_from_rng(&mut getrandom::SysRng).map_err(CliError::Random)
 }
 
+/// The key (TDES, AES, RSA or none) and the PAN that `encode` and `decode`
+/// share: flags are checked against each other and the format before any
+/// key file is read or value parsed.
+fn envelope_and_pan(
+    format: Format,
+    key: &PinKeyArgs,
+    rsa: Option<KeySource<'_>>,
+    pan: Option<&str>,
+) -> Result<(Envelope, Option<Pan>), CliError> {
+    let source = KeySource::from_flags(
+        KeyFlags::PLAIN,
+        key.tdes_key.as_deref(),
+        key.aes_key.as_deref(),
+    )?
+    .or_rsa(KeyFlags::PLAIN, rsa)?;
+    require_pan(pan, format.is_pan_bound().then_some(format))?;
+    let envelope = Envelope::resolve(source, KeyFlags::PLAIN, format)?;
+    Ok((envelope, read_pan(pan)?))
+}
+
 /// `pinblock encode`: the block, in `--encoding`.
 pub fn encode<R: CryptoRng + ?Sized>(
     args: &EncodeArgs,
@@ -47,15 +69,7 @@ pub fn encode<R: CryptoRng + ?Sized>(
         .rsa_public_key
         .as_deref()
         .map(|file| KeySource::RsaPublic(file, args.padding.into()));
-    let source = KeySource::from_flags(
-        KeyFlags::PLAIN,
-        args.key.tdes_key.as_deref(),
-        args.key.aes_key.as_deref(),
-    )?
-    .or_rsa(KeyFlags::PLAIN, rsa)?;
-    require_pan(args.pan.as_deref(), format.is_pan_bound().then_some(format))?;
-    let envelope = Envelope::resolve(source, KeyFlags::PLAIN, format)?;
-    let pan = read_pan(args.pan.as_deref())?;
+    let (envelope, pan) = envelope_and_pan(format, &args.key, rsa, args.pan.as_deref())?;
     let pin = read_pin(&args.pin, stdin)?;
     let sealed = envelope.seal(format, &pin, pan.as_ref(), rng)?;
     Ok(args.encoding.render(sealed.as_bytes()))
@@ -68,15 +82,7 @@ pub fn decode(args: &DecodeArgs) -> Result<String, CliError> {
         .rsa_private_key
         .as_deref()
         .map(|file| KeySource::RsaPrivate(file, args.padding.into()));
-    let source = KeySource::from_flags(
-        KeyFlags::PLAIN,
-        args.key.tdes_key.as_deref(),
-        args.key.aes_key.as_deref(),
-    )?
-    .or_rsa(KeyFlags::PLAIN, rsa)?;
-    require_pan(args.pan.as_deref(), format.is_pan_bound().then_some(format))?;
-    let envelope = Envelope::resolve(source, KeyFlags::PLAIN, format)?;
-    let pan = read_pan(args.pan.as_deref())?;
+    let (envelope, pan) = envelope_and_pan(format, &args.key, rsa, args.pan.as_deref())?;
     let block = args.encoding.parse("--block", &args.block)?;
     let pin = envelope.open(format, &block, pan.as_ref())?;
     Ok(pin
