@@ -87,18 +87,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         "and seals it with RSA-OAEP SHA-256 under key index {}",
         published.key_index
     );
-    let cryptogram = device_key.seal(
-        Format::Iso1,
-        &Pin::new(pin)?,
-        None,
-        RsaPadding::OaepSha256,
-        &mut rng,
-    )?;
-    let body = SetPinRequest {
-        new_pin_block: hex::encode_upper(&cryptogram),
-        card_expiry_date: EXPIRY.into(),
-        card_sequence_number: None,
-    };
+    let body = device_request(&device_key, pin, None, &mut rng)?;
     println!("-> PUT /cards/{contract}/pin");
     println!("   Key-Index: {}", published.key_index);
     println!(
@@ -138,18 +127,7 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     println!("\n== The other sandbox cards ==");
     for (contract, pin, _) in &CARDS[1..] {
-        let cryptogram = device_key.seal(
-            Format::Iso1,
-            &Pin::new(pin)?,
-            None,
-            RsaPadding::OaepSha256,
-            &mut rng,
-        )?;
-        let body = SetPinRequest {
-            new_pin_block: hex::encode_upper(cryptogram),
-            card_expiry_date: EXPIRY.into(),
-            card_sequence_number: Some("2".into()),
-        };
+        let body = device_request(&device_key, pin, Some("2"), &mut rng)?;
         let done = pollster::block_on(mp.set_pin(contract, Some(&published.key_index), &body))?;
         println!("PUT /cards/{contract}/pin -> {}", done.http_status);
     }
@@ -219,4 +197,26 @@ fn main() -> Result<(), Box<dyn Error>> {
         );
     }
     Ok(())
+}
+
+/// The device's side: the PIN as an ISO format 1 block, sealed with
+/// RSA-OAEP SHA-256 under the published key, in the seed's request body.
+fn device_request(
+    key: &RsaPublicKey,
+    pin: &str,
+    card_sequence_number: Option<&str>,
+    rng: &mut chacha20::ChaCha20Rng,
+) -> Result<SetPinRequest, Box<dyn Error>> {
+    let cryptogram = key.seal(
+        Format::Iso1,
+        &Pin::new(pin)?,
+        None,
+        RsaPadding::OaepSha256,
+        rng,
+    )?;
+    Ok(SetPinRequest {
+        new_pin_block: hex::encode_upper(cryptogram),
+        card_expiry_date: EXPIRY.into(),
+        card_sequence_number: card_sequence_number.map(Into::into),
+    })
 }
