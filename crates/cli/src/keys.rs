@@ -282,11 +282,12 @@ impl Envelope {
         match self {
             Envelope::Clear => match encode_clear(format, pin, pan, rng) {
                 Ok(block) => Ok(Sealed::Clear(block)),
-                Err(_) if format == Format::Iso4 => Err(CliError::KeyRequired {
+                Err(pinset_block::Error::NotAClearBlockFormat) => Err(CliError::KeyRequired {
                     format,
                     flag: KeyFlags::PLAIN.aes,
                 }),
-                Err(_) => Err(CliError::PanRequired(format)),
+                Err(pinset_block::Error::PanRequired(format)) => Err(CliError::PanRequired(format)),
+                Err(e) => Err(CliError::Seal(e.into())),
             },
             Envelope::Key(key) => key
                 .seal(format, pin, pan, rng)
