@@ -103,6 +103,17 @@ fn main() -> Result<(), Box<dyn Error>> {
         done.cms.stored, done.cms.emv_script_queued, done.cms.plastic_activated
     );
 
+    println!("\n== The same request sent again is a replay ==");
+    let err = pollster::block_on(mp.set_pin(contract, Some(&published.key_index), &body))
+        .err()
+        .ok_or("replayed request was accepted")?;
+    println!("-> PUT /cards/{contract}/pin  (the captured request, byte for byte)");
+    println!(
+        "<- {} {}",
+        err.http_status(),
+        MastercardErrorBody::new(&err).to_json()
+    );
+
     println!("\n== A tampered request gets one uniform answer ==");
     let mut tampered = body.clone();
     tampered.new_pin_block.replace_range(40..42, "00");

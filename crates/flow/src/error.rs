@@ -33,6 +33,8 @@ pub enum Reason {
     NoMatchingPlastic,
     /// The controlId is unknown, expired or already used. 404.
     ControlNotFound,
+    /// This exact cryptogram already set a PIN: a replay. 400.
+    ReplayedPinBlock,
     /// The CMS failed; nothing was changed. 500, recoverable: retry later.
     IntegrationError,
     /// Something failed that the client cannot fix. 500.
@@ -52,6 +54,7 @@ impl Reason {
             Reason::RetiredKeyIndex => "KEY_INDEX_RETIRED",
             Reason::NoMatchingPlastic => "CARD_PLASTIC_NOT_FOUND",
             Reason::ControlNotFound => "CONTROL_ID_NOT_FOUND",
+            Reason::ReplayedPinBlock => "PIN_BLOCK_REPLAYED",
             Reason::IntegrationError => "CMS_UNAVAILABLE",
             Reason::Unexpected => "UNEXPECTED_ERROR",
         }
@@ -64,7 +67,8 @@ impl Reason {
             | Reason::InvalidPinBlock
             | Reason::PinPolicy
             | Reason::UnknownKeyIndex
-            | Reason::RetiredKeyIndex => 400,
+            | Reason::RetiredKeyIndex
+            | Reason::ReplayedPinBlock => 400,
             Reason::OperationDenied => 403,
             Reason::CardContractDoesNotExist
             | Reason::NoMatchingPlastic
@@ -97,6 +101,7 @@ impl Reason {
                 "No card plastic matches the expiry date and sequence number."
             }
             Reason::ControlNotFound => "Control id does not exist or is expired.",
+            Reason::ReplayedPinBlock => "This PIN block was already used: build a new one.",
             Reason::IntegrationError => {
                 "The card management system is unavailable; nothing was changed. Retry later."
             }
@@ -113,6 +118,7 @@ impl Reason {
             | Reason::CardContractDoesNotExist
             | Reason::NoMatchingPlastic
             | Reason::ControlNotFound
+            | Reason::ReplayedPinBlock
             | Reason::UnknownKeyIndex
             | Reason::RetiredKeyIndex => "DYNAMIC_VALIDATION_ERROR",
             Reason::OperationDenied => "SECURITY_ERROR",
@@ -153,6 +159,9 @@ pub enum Detail {
     /// The controlId is unknown, expired or used.
     #[error("control id {0}")]
     Control(&'static str),
+    /// The cryptogram was seen within the replay window.
+    #[error("cryptogram already used within the replay window")]
+    Replay,
 }
 
 /// A refused request: the outward [`Reason`] and, behind

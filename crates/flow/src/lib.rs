@@ -12,6 +12,7 @@ mod error;
 mod issuer;
 pub mod mastercard;
 mod policy;
+mod replay;
 #[cfg(feature = "serde")]
 pub mod wire;
 
@@ -21,4 +22,3 @@ pub use error::{Detail, FlowError, Reason};
 pub use issuer::{Issuer, RngUnavailable};
 pub use mastercard::MastercardPanless;
 pub use policy::{PinPolicy, PolicyViolation};
-

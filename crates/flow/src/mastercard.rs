@@ -7,7 +7,11 @@ use pinset_keys::{
 };
 
 use crate::issuer::Target;
+use crate::replay::ReplayGuard;
 use crate::{AuditEvent, FlowError, Issuer, Operation, Reason};
+
+/// How long a used RSA cryptogram is remembered by default.
+pub const DEFAULT_REPLAY_WINDOW: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 /// The only `data_type_to_secure` this flow publishes keys for.
 pub const PIN_BLOCK: &str = "PIN_BLOCK";
@@ -68,6 +72,11 @@ pub struct SetPinOutcome {
 ///   the block is ISO format 0 under the shared ZPK and is translated to the
 ///   CMS's ZPK.
 ///
+/// A cryptogram that set a PIN is refused for [`DEFAULT_REPLAY_WINDOW`]
+/// (see [`with_replay_window`](Self::with_replay_window)) with
+/// [`Reason::ReplayedPinBlock`]: RSA cryptograms are randomised, so only a
+/// replay repeats one. A failed set PIN does not count as a use.
+///
 /// The CMS is read (contract state, plastic, PAN) before the RSA private-key
 /// operation, so malformed or misdirected requests cost no RSA work. A failed
 /// set PIN changes nothing; if the CMS itself fails, the answer is
@@ -78,6 +87,7 @@ pub struct MastercardPanless<C, S: KeyStore = MemoryKeyStore, K: Clock = SystemC
     ring: RsaKeyRing<S, K>,
     shared_zpk: Option<ZpkIndex>,
     key_form: PublicKeyForm,
+    replay: ReplayGuard,
 }
 
 impl<C: CardManagement, S: KeyStore, K: Clock> MastercardPanless<C, S, K> {
@@ -88,7 +98,14 @@ impl<C: CardManagement, S: KeyStore, K: Clock> MastercardPanless<C, S, K> {
             ring,
             shared_zpk: None,
             key_form: PublicKeyForm::DerHex,
+            replay: ReplayGuard::new(DEFAULT_REPLAY_WINDOW),
         }
+    }
+
+    /// How long a used RSA cryptogram is refused; zero turns the check off.
+    pub fn with_replay_window(mut self, window: std::time::Duration) -> Self {
+        self.replay = ReplayGuard::new(window);
+        self
     }
 
     /// Accepts requests without `Key-Index`: ISO format 0 under this shared ZPK.
@@ -187,18 +204,32 @@ impl<C: CardManagement, S: KeyStore, K: Clock> MastercardPanless<C, S, K> {
             .issuer
             .target(contract, Some(expiry), sequence, event)
             .await?;
-        let pin = match &key_index {
+        let (pin, claim) = match &key_index {
             Some(index) => {
-                self.ring
-                    .open_pin_block(index.as_str(), &cryptogram, Format::Iso1, None)?
+                let pin =
+                    self.ring
+                        .open_pin_block(index.as_str(), &cryptogram, Format::Iso1, None)?;
+                (
+                    pin,
+                    Some(self.replay.claim(&cryptogram, self.issuer.clock.now())?),
+                )
             }
-            None => self.open_shared(&target, &cryptogram)?,
+            // ISO format 0 under a ZPK is deterministic: the same PIN gives
+            // the same block, so a repeat is no sign of a replay here.
+            None => (self.open_shared(&target, &cryptogram)?, None),
         };
-        let cms = self.issuer.store(&target, &pin).await?;
-        Ok(SetPinOutcome {
-            http_status: 204,
-            cms,
-        })
+        match self.issuer.store(&target, &pin).await {
+            Ok(cms) => Ok(SetPinOutcome {
+                http_status: 204,
+                cms,
+            }),
+            Err(e) => {
+                if let Some(claim) = claim {
+                    self.replay.release(claim);
+                }
+                Err(e)
+            }
+        }
     }
 
     fn open_shared(&self, target: &Target, block: &[u8]) -> Result<pinset_block::Pin, FlowError> {
