@@ -396,6 +396,13 @@ def rand_tdes_key(rng: random.Random, n: int) -> bytes:
             return key
 
 
+def is_single_des(key_hex: str) -> bool:
+    """K1 = K2, or K2 = K3 in a 3-key key, ignoring parity bits: TDES that
+    enciphers as single DES, which PCI PIN forbids and pinset refuses."""
+    parts = [int(key_hex[i:i + 16], 16) & ~0x0101010101010101 for i in range(0, len(key_hex), 16)]
+    return parts[0] == parts[1] or (len(parts) == 3 and parts[1] == parts[2])
+
+
 def rand_aes_key(rng: random.Random, n: int) -> bytes:
     return rng.randbytes(n)
 
@@ -822,8 +829,14 @@ def gen_fixed(rng: random.Random, vectors: dict, agg: Aggregate) -> list:
         cases.append(Case(f"vector/format0-invalid ({why}) [{src}]",
                           ["decode", "--format", "iso0", "--block", block, "--pan", pan], expect_fail(pan=pan)))
     for key, clear, enc, pin, src in vectors["f1"]:
-        cases.append(Case(f"vector/format1-tdes-decode [{src}]",
-                          ["decode", "--format", "iso1", "--block", enc, "--tdes-key", key], pin_verify(pin)))
+        if is_single_des(key):
+            # jPOS's ZPK is single DES: the self-test checked the vector, the CLI must refuse the key.
+            cases.append(Case(f"vector/format1-single-des-key-refused [{src}]",
+                              ["decode", "--format", "iso1", "--block", enc, "--tdes-key", key],
+                              expect_fail(pin, None, (key,))))
+        else:
+            cases.append(Case(f"vector/format1-tdes-decode [{src}]",
+                              ["decode", "--format", "iso1", "--block", enc, "--tdes-key", key], pin_verify(pin)))
         cases.append(Case(f"vector/format1-clear-decode [{src}]",
                           ["decode", "--format", "iso1", "--block", clear], pin_verify(pin)))
     for pin, block, src in vectors["f2"]:
@@ -837,6 +850,13 @@ def gen_fixed(rng: random.Random, vectors: dict, agg: Aggregate) -> list:
                           ["decode", "--format", "iso4", "--block", block, "--pan", pan, "--aes-key", key],
                           pin_verify(pin)))
     for key, kcv, pin, pan, clear, enc, src in vectors["tdes_f0"]:
+        if is_single_des(key):
+            for cmd, args in [("encode", ["encode", "--format", "iso0", "--pin", pin, "--pan", pan]),
+                              ("decode", ["decode", "--format", "iso0", "--block", enc, "--pan", pan]),
+                              ("kcv", ["kcv"])]:
+                cases.append(Case(f"vector/tdes-format0-single-des-key-refused/{cmd} [{src}]",
+                                  args + ["--tdes-key", key], expect_fail(pin, pan, (key,))))
+            continue
         cases.append(Case(f"vector/tdes-format0-encode [{src}]",
                           ["encode", "--format", "iso0", "--pin", pin, "--pan", pan, "--tdes-key", key],
                           exact_verify(bytes.fromhex(enc), "hex8")))
@@ -919,6 +939,19 @@ def gen_fixed(rng: random.Random, vectors: dict, agg: Aggregate) -> list:
         neg(f"wrong-key-length/kcv-aes-{n}-bytes", ["kcv", "--aes-key", k], keys=(k,))
     neg("iso4/no-key", ["encode", "--format", "iso4", "--pin", pin, "--pan", pan])
     neg("iso4/tdes-key", ["encode", "--format", "iso4", "--pin", pin, "--pan", pan, "--tdes-key", tk])
+    # PCI PIN: no single DES in disguise, no DES weak or semi-weak part (NIST SP 800-67r2 3.3.2),
+    # no all-zero key. Parity bits are ignored when parts are compared.
+    p1, p2 = h(rand_tdes_key(rng, 16))[:16], h(rand_tdes_key(rng, 16))[16:]
+    flipped = f"{int(p1, 16) ^ 0x0100010001000100:016X}"
+    for name, k in [("single-des/2-key", p1 + p1), ("single-des/2-key-parity-differs", p1 + flipped),
+                    ("single-des/3-key-k1-k2", p1 + p1 + p2), ("single-des/3-key-k2-k3", p2 + p1 + p1),
+                    ("weak-part", "0101010101010101" + p2), ("semi-weak-part", p1 + "01FE01FE01FE01FE"),
+                    ("all-zero", "00" * 16)]:
+        neg(f"degenerate-tdes/{name}", ["encode", "--format", "iso0", "--pin", pin, "--pan", pan,
+                                        "--tdes-key", k], keys=(k,))
+        neg(f"degenerate-tdes/kcv-{name}", ["kcv", "--tdes-key", k], keys=(k,))
+    for n in (16, 24, 32):
+        neg(f"degenerate-aes/all-zero-{n}", ["kcv", "--aes-key", "00" * n], keys=())
     neg("both-keys", ["encode", "--format", "iso0", "--pin", pin, "--pan", pan, "--tdes-key", tk,
                       "--aes-key", ak])
     for fmt in (0, 3, 4):

@@ -280,8 +280,12 @@ mod tests {
     use crate::cli::{Encoding, Padding, PinKeyArgs};
     use crate::error::{EXIT_DATA, EXIT_USAGE};
 
-    /// jPOS JCESecurityModuleTest: ZPK for the format 0 and format 1 vectors.
-    const JPOS_KEY: &str = "12345678123456781234567812345678";
+    /// The published KCV test key (KCV 08D7B4, shared/vectors/iso9564.json).
+    /// jPOS's own ZPK is single DES and refused, so its clear blocks
+    /// (0412719876FEDCBA, 14123444B4B2B43F) were enciphered under this key by
+    /// OpenSSL 3.0.19 (`openssl enc -des-ede-ecb -nopad`): E5639CBC7EC0B4CA
+    /// and 0338CA145342C977.
+    const TEST_KEY: &str = "0123456789ABCDEFFEDCBA9876543210";
 
     fn rng() -> ChaCha20Rng {
         ChaCha20Rng::seed_from_u64(9564)
@@ -364,19 +368,19 @@ mod tests {
 
     #[test]
     fn format0_tdes_vector() {
-        // jPOS JCESecurityModuleTest
+        // jPOS JCESecurityModuleTest clear block under TEST_KEY (see the constant).
         let args = enc(
             Format::Iso0,
             "1234",
             Some("1234567890123456"),
-            key(Some(JPOS_KEY), None),
+            key(Some(TEST_KEY), None),
         );
-        assert_eq!(encode_str(&args).ok().as_deref(), Some("ABE38E29B58EA392"));
+        assert_eq!(encode_str(&args).ok().as_deref(), Some("E5639CBC7EC0B4CA"));
         let mut args = dec(
             Format::Iso0,
-            "q+OOKbWOo5I=",
+            "5WOcvH7AtMo=",
             Some("1234567890123456"),
-            key(Some(JPOS_KEY), None),
+            key(Some(TEST_KEY), None),
         );
         args.encoding = Encoding::Base64;
         assert_eq!(decode(&args).ok().as_deref(), Some("1234"));
@@ -443,15 +447,15 @@ mod tests {
 
     #[test]
     fn translate_iso1_to_iso0_and_refusals() {
-        // jPOS JCESecurityModuleTest: 07438C40F225BF7D is format 1 of 1234 under JPOS_KEY.
-        let zpk = "0123456789ABCDEFFEDCBA9876543210";
+        // jPOS JCESecurityModuleTest clear format 1 block of 1234, under TEST_KEY (see the constant).
+        let zpk = "E6F1081FEA4C402CC192B65DE367EC3E";
         let mut args = tr(
             Format::Iso1,
             Format::Iso0,
-            "07438C40F225BF7D",
+            "0338CA145342C977",
             Some("5141576351968605"),
         );
-        args.from_tdes_key = Some(JPOS_KEY.into());
+        args.from_tdes_key = Some(TEST_KEY.into());
         args.to_tdes_key = Some(zpk.into());
         let out = translate(&args, &mut rng());
         let out = out.as_deref().unwrap_or("");
@@ -464,7 +468,7 @@ mod tests {
         assert_eq!(decode(&back).ok().as_deref(), Some("1234"));
 
         // PCI: a PAN-bound block never becomes format 1, checked before any key.
-        let refused = tr(Format::Iso0, Format::Iso1, "07438C40F225BF7D", None);
+        let refused = tr(Format::Iso0, Format::Iso1, "0338CA145342C977", None);
         assert_eq!(
             msg(translate(&refused, &mut rng())),
             (
@@ -477,10 +481,10 @@ mod tests {
         let mut one_sided = tr(
             Format::Iso1,
             Format::Iso0,
-            "07438C40F225BF7D",
+            "0338CA145342C977",
             Some("5141576351968605"),
         );
-        one_sided.from_tdes_key = Some(JPOS_KEY.into());
+        one_sided.from_tdes_key = Some(TEST_KEY.into());
         assert_eq!(msg(translate(&one_sided, &mut rng())).0, EXIT_USAGE);
 
         // Clear to clear: jPOS's clear format 1 block 14123444B4B2B43F.
@@ -506,27 +510,27 @@ mod tests {
         );
         // Flipped byte, wrong key, wrong length, wrong PAN, wrong format.
         for (format, block, k, pan) in [
-            (Format::Iso0, "ABE38E29B58EA393", JPOS_KEY, pan),
+            (Format::Iso0, "E5639CBC7EC0B4CB", TEST_KEY, pan),
             (
                 Format::Iso0,
-                "ABE38E29B58EA392",
-                "0123456789ABCDEFFEDCBA9876543210",
+                "E5639CBC7EC0B4CA",
+                "E6F1081FEA4C402CC192B65DE367EC3E",
                 pan,
             ),
-            (Format::Iso0, "ABE38E29B58EA3", JPOS_KEY, pan),
+            (Format::Iso0, "E5639CBC7EC0B4", TEST_KEY, pan),
             (
                 Format::Iso0,
-                "ABE38E29B58EA392ABE38E29B58EA392",
-                JPOS_KEY,
+                "E5639CBC7EC0B4CAE5639CBC7EC0B4CA",
+                TEST_KEY,
                 pan,
             ),
             (
                 Format::Iso0,
-                "ABE38E29B58EA392",
-                JPOS_KEY,
+                "E5639CBC7EC0B4CA",
+                TEST_KEY,
                 Some("1234567890123466"),
             ),
-            (Format::Iso3, "ABE38E29B58EA392", JPOS_KEY, pan),
+            (Format::Iso3, "E5639CBC7EC0B4CA", TEST_KEY, pan),
         ] {
             assert_eq!(
                 msg(decode(&dec(format, block, pan, key(Some(k), None)))),
@@ -561,7 +565,7 @@ mod tests {
                     Format::Iso4,
                     "1234",
                     Some("5141576351968605"),
-                    key(Some(JPOS_KEY), None),
+                    key(Some(TEST_KEY), None),
                 )),
                 "--tdes-key cannot carry an iso4 PIN block: TDES keys carry iso0 to iso3, AES keys carry iso4",
             ),
@@ -570,7 +574,7 @@ mod tests {
                     Format::Iso0,
                     "1234",
                     Some("5141576351968605"),
-                    key(None, Some(JPOS_KEY)),
+                    key(None, Some(TEST_KEY)),
                 )),
                 "--aes-key cannot carry an iso0 PIN block: TDES keys carry iso0 to iso3, AES keys carry iso4",
             ),
@@ -583,7 +587,7 @@ mod tests {
                     Format::Iso0,
                     "1234",
                     Some("5141576351968605"),
-                    key(Some(JPOS_KEY), Some(JPOS_KEY)),
+                    key(Some(TEST_KEY), Some(TEST_KEY)),
                 )),
                 "the argument '--tdes-key' cannot be used with '--aes-key'",
             ),
@@ -619,7 +623,7 @@ mod tests {
                     Format::Iso0,
                     "1234",
                     pan,
-                    key(Some(&JPOS_KEY[2..]), None),
+                    key(Some(&TEST_KEY[2..]), None),
                 )),
                 "--tdes-key: TDES key must be 16 or 24 bytes, got 15",
             ),
@@ -658,7 +662,7 @@ mod tests {
         }
 
         // A symmetric key and an RSA key file at once, as clap would refuse.
-        let mut both = enc(Format::Iso1, "1234", None, key(Some(JPOS_KEY), None));
+        let mut both = enc(Format::Iso1, "1234", None, key(Some(TEST_KEY), None));
         both.rsa_public_key = Some(public.clone());
         assert_eq!(
             msg(encode_str(&both)),
@@ -677,8 +681,8 @@ mod tests {
                 "--rsa-private-key cannot carry an iso4 PIN block: RSA keys carry the clear block of iso0 to iso3".into()
             )
         );
-        // jPOS's TDES-enciphered format 0 block is no RSA cryptogram.
-        let mut wrong = dec(Format::Iso0, "ABE38E29B58EA392", pan, key(None, None));
+        // A TDES-enciphered format 0 block is no RSA cryptogram.
+        let mut wrong = dec(Format::Iso0, "E5639CBC7EC0B4CA", pan, key(None, None));
         wrong.rsa_private_key = Some(private);
         assert_eq!(
             msg(decode(&wrong)),

@@ -9,12 +9,18 @@ mod common;
 
 use common::*;
 
-/// jPOS JCESecurityModuleTest: the ZPK of its format 0 and format 1 vectors.
-const JPOS_ZPK: &str = "12345678123456781234567812345678";
+/// jPOS JCESecurityModuleTest's ZPK. K1 = K2, so it is single DES: refused.
+const JPOS_SINGLE_DES_ZPK: &str = "12345678123456781234567812345678";
+/// The published KCV test key (KCV 08D7B4, shared/vectors/iso9564.json "kcv").
+const ZPK: &str = "0123456789ABCDEFFEDCBA9876543210";
 /// jPOS JCESecurityModuleTest: PAN of its format 0 vector.
 const JPOS_PAN: &str = "1234567890123456";
-/// jPOS JCESecurityModuleTest: PIN 1234, format 0, under JPOS_ZPK.
-const JPOS_ISO0: &str = "ABE38E29B58EA392";
+/// jPOS JCESecurityModuleTest's format 0 clear block of PIN 1234
+/// (0412719876FEDCBA) under ZPK, enciphered independently by OpenSSL 3.0.19
+/// (`openssl enc -des-ede-ecb -nopad`).
+const ISO0: &str = "E5639CBC7EC0B4CA";
+/// The same for jPOS's format 1 clear block 14123444B4B2B43F.
+const ISO1: &str = "0338CA145342C977";
 
 #[test]
 fn format0_clear_moov() {
@@ -63,27 +69,27 @@ fn format0_tdes_jpos() {
         "--pan",
         JPOS_PAN,
         "--tdes-key",
-        JPOS_ZPK,
+        ZPK,
     ];
-    assert_eq!(ok(&enc), JPOS_ISO0);
+    assert_eq!(ok(&enc), ISO0);
     let mut b64 = enc.to_vec();
     b64.extend(["--encoding", "base64"]);
-    assert_eq!(ok(&b64), "q+OOKbWOo5I=");
+    assert_eq!(ok(&b64), "5WOcvH7AtMo=");
 
     let dec = [
         "decode",
         "--format",
         "iso0",
         "--block",
-        JPOS_ISO0,
+        ISO0,
         "--pan",
         JPOS_PAN,
         "--tdes-key",
-        JPOS_ZPK,
+        ZPK,
     ];
     assert_eq!(ok(&dec), "1234");
-    let lower_block = JPOS_ISO0.to_lowercase();
-    let lower_key = JPOS_ZPK.to_lowercase();
+    let lower_block = ISO0.to_lowercase();
+    let lower_key = ZPK.to_lowercase();
     let lower = [
         "decode",
         "--format",
@@ -101,11 +107,11 @@ fn format0_tdes_jpos() {
         "--format",
         "iso0",
         "--block",
-        "q+OOKbWOo5I=",
+        "5WOcvH7AtMo=",
         "--pan",
         JPOS_PAN,
         "--tdes-key",
-        JPOS_ZPK,
+        ZPK,
         "--encoding",
         "base64",
     ];
@@ -114,15 +120,15 @@ fn format0_tdes_jpos() {
 
 #[test]
 fn format1_tdes_jpos() {
-    // jPOS JCESecurityModuleTest: clear 14123444B4B2B43F, encrypted 07438C40F225BF7D
+    // jPOS JCESecurityModuleTest: clear 14123444B4B2B43F (enciphered under ZPK by OpenSSL)
     let args = [
         "decode",
         "--format",
         "iso1",
         "--block",
-        "07438C40F225BF7D",
+        ISO1,
         "--tdes-key",
-        JPOS_ZPK,
+        ZPK,
     ];
     assert_eq!(ok(&args), "1234");
     assert_eq!(
@@ -230,8 +236,8 @@ fn kcvs() {
         ]),
         "F3BF3A"
     );
-    // jPOS JCESecurityModuleTest
-    assert_eq!(ok(&["kcv", "--tdes-key", JPOS_ZPK]), "6FB1C8");
+    // shared/vectors/iso9564.json "kcv"
+    assert_eq!(ok(&["kcv", "--tdes-key", ZPK]), "08D7B4");
 }
 
 #[test]
@@ -266,9 +272,9 @@ fn pin_from_stdin() {
 
 #[test]
 fn translate_iso1_tdes_to_iso0_then_decode() {
-    // jPOS JCESecurityModuleTest: 07438C40F225BF7D is format 1 of 1234 under JPOS_ZPK.
-    // The outgoing key is the ANSI X9.24-1 KCV test key; the PAN is Mastercard sandbox card 70001.
-    let zpk = "0123456789ABCDEFFEDCBA9876543210";
+    // ISO1 is jPOS's format 1 block of 1234 under ZPK (see the constant).
+    // The outgoing key is the second published KCV test key; the PAN is Mastercard sandbox card 70001.
+    let zpk = "E6F1081FEA4C402CC192B65DE367EC3E";
     let pan = "5141576351968605";
     let args = [
         "translate",
@@ -277,11 +283,11 @@ fn translate_iso1_tdes_to_iso0_then_decode() {
         "--to",
         "iso0",
         "--block",
-        "07438C40F225BF7D",
+        ISO1,
         "--pan",
         pan,
         "--from-tdes-key",
-        JPOS_ZPK,
+        ZPK,
         "--to-tdes-key",
         zpk,
     ];
@@ -313,7 +319,7 @@ fn translate_iso1_tdes_to_iso0_then_decode() {
     ];
     assert_eq!(ok(&dec), "1234");
 
-    // The same in base64 both ways: 07438C40F225BF7D is B0OMQPIlv30=.
+    // The same in base64 both ways: ISO1 is AzjKFFNCyXc=.
     let args = [
         "translate",
         "--from",
@@ -321,11 +327,11 @@ fn translate_iso1_tdes_to_iso0_then_decode() {
         "--to",
         "iso0",
         "--block",
-        "B0OMQPIlv30=",
+        "AzjKFFNCyXc=",
         "--pan",
         pan,
         "--from-tdes-key",
-        JPOS_ZPK,
+        ZPK,
         "--to-tdes-key",
         zpk,
         "--encoding",
@@ -351,9 +357,9 @@ fn translate_iso1_tdes_to_iso0_then_decode() {
 
 #[test]
 fn translate_jpos_format1_to_jpos_format0() {
-    // jPOS JCESecurityModuleTest: the format 1 block 07438C40F225BF7D and the format 0
-    // block ABE38E29B58EA392 both hold PIN 1234 under the same ZPK; format 0 is
-    // deterministic, so translating one gives the other.
+    // jPOS JCESecurityModuleTest's format 1 and format 0 clear blocks both hold
+    // PIN 1234; under the same ZPK format 0 is deterministic, so translating
+    // one gives the other.
     let args = [
         "translate",
         "--from",
@@ -361,15 +367,15 @@ fn translate_jpos_format1_to_jpos_format0() {
         "--to",
         "iso0",
         "--block",
-        "07438C40F225BF7D",
+        ISO1,
         "--pan",
         JPOS_PAN,
         "--from-tdes-key",
-        JPOS_ZPK,
+        ZPK,
         "--to-tdes-key",
-        JPOS_ZPK,
+        ZPK,
     ];
-    assert_eq!(ok(&args), JPOS_ISO0);
+    assert_eq!(ok(&args), ISO0);
 }
 
 #[test]
@@ -394,8 +400,8 @@ fn translate_to_iso1_is_refused() {
     let pan = "5141576351968605";
     let aes = "00112233445566778899AABBCCDDEEFF";
     for (from, from_flag, from_key) in [
-        ("iso0", "--from-tdes-key", JPOS_ZPK),
-        ("iso3", "--from-tdes-key", JPOS_ZPK),
+        ("iso0", "--from-tdes-key", ZPK),
+        ("iso3", "--from-tdes-key", ZPK),
         ("iso4", "--from-aes-key", aes),
     ] {
         let args = [
@@ -405,15 +411,15 @@ fn translate_to_iso1_is_refused() {
             "--to",
             "iso1",
             "--block",
-            JPOS_ISO0,
+            ISO0,
             "--pan",
             pan,
             from_flag,
             from_key,
             "--to-tdes-key",
-            JPOS_ZPK,
+            ZPK,
         ];
-        let msg = fails(&args, USAGE, &[pan, from_key, JPOS_ZPK]);
+        let msg = fails(&args, USAGE, &[pan, from_key, ZPK]);
         assert!(
             msg.contains(&format!("translation from {from} to iso1 is not allowed")),
             "{msg}"
@@ -437,26 +443,26 @@ fn tampered_block_reads_like_a_wrong_key() {
         ];
         fails(&args, DATA, &["1234", JPOS_PAN, key])
     };
-    // jPOS JCESecurityModuleTest block with its last byte flipped, under the right key...
-    let tampered = dec("ABE38E29B58EA36D", JPOS_ZPK);
-    // ...and the untouched block under another key (the ANSI X9.24-1 KCV test key).
-    let wrong_key = dec(JPOS_ISO0, "0123456789ABCDEFFEDCBA9876543210");
+    // ISO0 with its last byte flipped, under the right key...
+    let tampered = dec("E5639CBC7EC0B46D", ZPK);
+    // ...and the untouched block under another key (the second published KCV test key).
+    let wrong_key = dec(ISO0, "E6F1081FEA4C402CC192B65DE367EC3E");
     assert_eq!(tampered, UNDECRYPTABLE);
     assert_eq!(wrong_key, UNDECRYPTABLE);
     // Wrong length and wrong format give the same line.
-    assert_eq!(dec("ABE38E29B58EA3", JPOS_ZPK), UNDECRYPTABLE);
+    assert_eq!(dec("E5639CBC7EC0B4", ZPK), UNDECRYPTABLE);
     let iso3 = [
         "decode",
         "--format",
         "iso3",
         "--block",
-        JPOS_ISO0,
+        ISO0,
         "--pan",
         JPOS_PAN,
         "--tdes-key",
-        JPOS_ZPK,
+        ZPK,
     ];
-    assert_eq!(fails(&iso3, DATA, &[JPOS_PAN, JPOS_ZPK]), UNDECRYPTABLE);
+    assert_eq!(fails(&iso3, DATA, &[JPOS_PAN, ZPK]), UNDECRYPTABLE);
     // A clear block with a broken control field (psec tests/test_pinblock.py).
     let clear = [
         "decode",
@@ -471,9 +477,66 @@ fn tampered_block_reads_like_a_wrong_key() {
 }
 
 #[test]
+fn degenerate_keys_are_refused_by_rule_without_echo() {
+    // PCI PIN forbids single DES; NIST SP 800-67 Rev. 2 3.3.2 lists the weak
+    // and semi-weak DES keys. Each refusal: exit 1, one stderr line, no key.
+    let cases = [
+        (
+            JPOS_SINGLE_DES_ZPK,
+            "tdes",
+            "TDES key refused: two key parts are equal, so it is single DES",
+        ),
+        (
+            "0123456789ABCDEF0123456789ABCDEFFEDCBA9876543210",
+            "tdes",
+            "TDES key refused: two key parts are equal, so it is single DES",
+        ),
+        (
+            "FEDCBA98765432100123456789ABCDEF0123456789ABCDEF",
+            "tdes",
+            "TDES key refused: two key parts are equal, so it is single DES",
+        ),
+        (
+            "0101010101010101FEDCBA9876543210",
+            "tdes",
+            "TDES key refused: a key part is a DES weak key",
+        ),
+        (
+            "0123456789ABCDEF01FE01FE01FE01FE",
+            "tdes",
+            "TDES key refused: a key part is a DES semi-weak key",
+        ),
+        (
+            "00000000000000000000000000000000",
+            "aes",
+            "AES key refused: every key byte is zero",
+        ),
+    ];
+    for (key, algorithm, message) in cases {
+        let flag = format!("--{algorithm}-key");
+        let kcv = ["kcv", flag.as_str(), key];
+        let expected = format!("pinblock: error: {flag}: {message}");
+        assert_eq!(fails(&kcv, DATA, &[key]), expected);
+        let format = if algorithm == "aes" { "iso4" } else { "iso0" };
+        let encode = [
+            "encode",
+            "--format",
+            format,
+            "--pin",
+            "1234",
+            "--pan",
+            JPOS_PAN,
+            flag.as_str(),
+            key,
+        ];
+        assert_eq!(fails(&encode, DATA, &[key, "1234", JPOS_PAN]), expected);
+    }
+}
+
+#[test]
 fn bad_inputs_follow_the_error_contract() {
     let pan = "5141576351968605";
-    let key = JPOS_ZPK;
+    let key = ZPK;
     let misspelt = format!("--tdes-kee={key}");
     let cases: Vec<(Vec<&str>, i32, Vec<&str>)> = vec![
         // PIN
@@ -725,7 +788,7 @@ fn bad_inputs_follow_the_error_contract() {
                 "--to",
                 "iso4",
                 "--block",
-                JPOS_ISO0,
+                ISO0,
                 "--pan",
                 pan,
                 "--from-tdes-key",
@@ -744,7 +807,7 @@ fn bad_inputs_follow_the_error_contract() {
                 "--to",
                 "iso0",
                 "--block",
-                JPOS_ISO0,
+                ISO0,
                 "--pan",
                 pan,
                 "--from-tdes-key",

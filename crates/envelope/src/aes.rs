@@ -50,12 +50,23 @@ pub struct AesKey {
 
 impl AesKey {
     /// Builds a key from 16, 24 or 32 bytes and prepares its schedule.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::KeyLength`] for any other length, and [`Error::WeakKey`] for
+    /// an all-zero key.
     pub fn new(key: &[u8]) -> Result<Self, Error> {
         let bad = || Error::KeyLength {
             algorithm: "AES",
             expected: "16, 24 or 32",
             found: key.len(),
         };
+        if matches!(key.len(), 16 | 24 | 32) {
+            crate::strength::check_aes(key).map_err(|rule| Error::WeakKey {
+                algorithm: "AES",
+                rule,
+            })?;
+        }
         let (schedule, kcv) = match key.len() {
             16 => (
                 Schedule::Aes128(Aes128::new(&Array::try_from(key).map_err(|_| bad())?)),

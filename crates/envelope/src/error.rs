@@ -2,6 +2,8 @@
 
 use pinset_block::Format;
 
+use crate::WeakKey;
+
 /// Why an envelope operation was refused.
 ///
 /// Detailed for the issuer's own logs; no variant carries key bytes, a PIN
@@ -28,6 +30,15 @@ pub enum Error {
         format: Format,
         /// The kind of key given.
         key: &'static str,
+    },
+    /// A key of the right length broke a key-strength rule (single DES in
+    /// disguise, a DES weak or semi-weak part, all zero). Names the rule, never the key.
+    #[error("{algorithm} key refused: {rule}")]
+    WeakKey {
+        /// The algorithm, such as `TDES`.
+        algorithm: &'static str,
+        /// The rule it broke.
+        rule: WeakKey,
     },
     /// The encrypted block has the wrong length for its format.
     #[error("encrypted {format} block must be {expected} bytes, got {found}")]

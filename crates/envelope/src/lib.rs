@@ -14,6 +14,7 @@ mod aes;
 mod error;
 mod kcv;
 mod pin_key;
+mod strength;
 mod tdes;
 
 #[cfg(feature = "rsa")]
@@ -25,4 +26,5 @@ pub use crate::rsa::{RsaDecryptor, RsaPadding, RsaPrivateKey, RsaPublicKey};
 pub use error::{Error, Undecryptable};
 pub use kcv::Kcv;
 pub use pin_key::{EncryptedPinBlock, PinKey, translate};
+pub use strength::WeakKey;
 pub use tdes::TdesKey;

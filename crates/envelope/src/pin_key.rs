@@ -97,13 +97,14 @@ impl PinKey {
     /// use pinset_block::{Format, Pan, Pin};
     /// use pinset_envelope::{PinKey, TdesKey};
     ///
-    /// // jPOS JCESecurityModuleTest
-    /// let zpk = PinKey::from(TdesKey::new(&hex::decode("12345678123456781234567812345678")?)?);
+    /// // jPOS JCESecurityModuleTest's format 0 block of 1234, under the published
+    /// // KCV test key (08D7B4); enciphered independently with OpenSSL.
+    /// let zpk = PinKey::from(TdesKey::new(&hex::decode("0123456789ABCDEFFEDCBA9876543210")?)?);
     /// let pan = Pan::new("1234567890123456")?;
     /// let mut rng = chacha20::ChaCha20Rng::from_seed([0; 32]);
     /// # use rand_core::SeedableRng;
     /// let sealed = zpk.seal(Format::Iso0, &Pin::new("1234")?, Some(&pan), &mut rng)?;
-    /// assert_eq!(hex::encode_upper(sealed.as_bytes()), "ABE38E29B58EA392");
+    /// assert_eq!(hex::encode_upper(sealed.as_bytes()), "E5639CBC7EC0B4CA");
     /// assert_eq!(zpk.open(Format::Iso0, sealed.as_bytes(), Some(&pan))?.expose_digits(), b"1234");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -176,8 +177,8 @@ impl PinKey {
 /// use pinset_envelope::{translate, PinKey, TdesKey};
 /// use rand_core::SeedableRng;
 ///
-/// let tzpk = PinKey::from(TdesKey::new(&[0x11; 16])?);
-/// let zpk = PinKey::from(TdesKey::new(&[0x22; 24])?);
+/// let tzpk = PinKey::from(TdesKey::new(&hex::decode("0123456789ABCDEFFEDCBA9876543210")?)?);
+/// let zpk = PinKey::from(TdesKey::new(&hex::decode("F94B8CD62A20B85AA9B8E06DB6B0BA6785EC029CB604E861")?)?);
 /// let pan = Pan::new("5141576351968605")?;
 /// let mut rng = chacha20::ChaCha20Rng::seed_from_u64(1);
 /// let device = tzpk.seal(Format::Iso1, &Pin::new("7580")?, None, &mut rng)?;

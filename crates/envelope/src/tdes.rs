@@ -41,8 +41,35 @@ pub struct TdesKey {
 
 impl TdesKey {
     /// Builds a key from 16 bytes (2-key, K1 K2 K1) or 24 bytes (3-key) and
-    /// prepares its schedule. DES parity bits are ignored, as HSMs do on import.
+    /// prepares its schedule.
+    ///
+    /// DES parity bits are ignored, as HSMs do on import, and odd parity is
+    /// not required: the seeds' example keys do not have it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::KeyLength`] for any other length, and [`Error::WeakKey`] for
+    /// a key that is all zero, single DES in disguise (K1 = K2, or K2 = K3),
+    /// or has a DES weak or semi-weak part. Equal parts are compared without
+    /// their parity bits, so `0123456789ABCDEF 0023456789ABCDEF` is refused too.
+    ///
+    /// ```
+    /// use pinset_envelope::{Error, TdesKey, WeakKey};
+    ///
+    /// let single = hex::decode("0123456789ABCDEF0123456789ABCDEF")?;
+    /// assert_eq!(
+    ///     TdesKey::new(&single).unwrap_err(),
+    ///     Error::WeakKey { algorithm: "TDES", rule: WeakKey::SingleDes }
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(key: &[u8]) -> Result<Self, Error> {
+        if matches!(key.len(), 16 | 24) {
+            crate::strength::check_tdes(key).map_err(|rule| Error::WeakKey {
+                algorithm: "TDES",
+                rule,
+            })?;
+        }
         let schedule = match key.len() {
             16 => Schedule::Ede2(TdesEde2::new(
                 &Array::try_from(key).map_err(|_| len_error(key))?,

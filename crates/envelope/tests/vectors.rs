@@ -3,7 +3,7 @@
 
 use chacha20::ChaCha20Rng;
 use pinset_block::{Format, Pan, Pin, PinField, iso4};
-use pinset_envelope::{AesKey, Error, PinKey, TdesKey, translate};
+use pinset_envelope::{AesKey, Error, PinKey, TdesKey, WeakKey, translate};
 use rand_core::SeedableRng;
 
 fn unhex(s: &str) -> Vec<u8> {
@@ -14,36 +14,48 @@ fn rng() -> ChaCha20Rng {
     ChaCha20Rng::seed_from_u64(2026)
 }
 
+/// jPOS's ZPK `1234567812345678 1234567812345678` has K1 = K2: it is
+/// single DES, which PCI PIN forbids, so pinset refuses it. Its published
+/// ciphertexts still check pinset's clear blocks, deciphered here with
+/// single DES (what that key really is) straight from the `des` crate.
+fn jpos_single_des(encrypted: &str) -> pinset_block::ClearBlock {
+    use cipher::{BlockCipherDecrypt, KeyInit};
+    let des = des::Des::new_from_slice(&unhex("1234567812345678")).unwrap();
+    let mut block: [u8; 8] = unhex(encrypted).try_into().unwrap();
+    des.decrypt_block((&mut block).into());
+    pinset_block::ClearBlock::from_bytes(block)
+}
+
+#[test]
+fn jpos_single_des_zpk_is_refused() {
+    // jPOS JCESecurityModuleTest ZPK, KCV 6FB1C8 (the single-DES KCV of 1234567812345678).
+    assert_eq!(
+        TdesKey::new(&unhex("12345678123456781234567812345678")).unwrap_err(),
+        Error::WeakKey {
+            algorithm: "TDES",
+            rule: WeakKey::SingleDes
+        }
+    );
+}
+
 #[test]
 fn tdes_format0_jpos() {
-    // jPOS JCESecurityModuleTest: ZPK 1234..., KCV 6FB1C8, clear 0412719876FEDCBA, encrypted ABE38E29B58EA392
-    let key = TdesKey::new(&unhex("12345678123456781234567812345678")).unwrap();
-    assert_eq!(key.kcv().to_string(), "6FB1C8");
+    // jPOS JCESecurityModuleTest: clear 0412719876FEDCBA, encrypted ABE38E29B58EA392
     let pan = Pan::new("1234567890123456").unwrap();
     let pin = Pin::new("1234").unwrap();
     let clear = pinset_block::iso0::encode(&pin, &pan);
     assert_eq!(hex::encode_upper(clear.expose_bytes()), "0412719876FEDCBA");
-    assert_eq!(
-        hex::encode_upper(key.encrypt_block(&clear)),
-        "ABE38E29B58EA392"
-    );
-    let zpk = PinKey::from(key);
-    assert_eq!(
-        zpk.open(Format::Iso0, &unhex("ABE38E29B58EA392"), Some(&pan))
-            .unwrap(),
-        pin
-    );
+    let published = jpos_single_des("ABE38E29B58EA392");
+    assert_eq!(published.expose_bytes(), clear.expose_bytes());
+    assert_eq!(pinset_block::iso0::decode(&published, &pan).unwrap(), pin);
 }
 
 #[test]
 fn tdes_format1_jpos() {
     // jPOS JCESecurityModuleTest: format 1, encrypted 07438C40F225BF7D, clear 14123444B4B2B43F
-    let key = TdesKey::new(&unhex("12345678123456781234567812345678")).unwrap();
-    let clear = key.decrypt_block(&unhex("07438C40F225BF7D").try_into().unwrap());
+    let clear = jpos_single_des("07438C40F225BF7D");
     assert_eq!(hex::encode_upper(clear.expose_bytes()), "14123444B4B2B43F");
-    let pin = PinKey::from(key)
-        .open(Format::Iso1, &unhex("07438C40F225BF7D"), None)
-        .unwrap();
+    let pin = pinset_block::iso1::decode(&clear).unwrap();
     assert_eq!(pin.expose_digits(), b"1234");
 }
 
@@ -144,7 +156,7 @@ fn mastercard_sandbox_cards_translate_to_zpk() {
 
 #[test]
 fn refusals_are_typed() {
-    let tdes = PinKey::from(TdesKey::new(&[7; 16]).unwrap());
+    let tdes = PinKey::from(TdesKey::new(b"07 pinset test k").unwrap());
     let aes = PinKey::from(AesKey::new(&[7; 16]).unwrap());
     let pan = Pan::new("5141576351968605").unwrap();
     let pin = Pin::new("1234").unwrap();
@@ -199,8 +211,8 @@ fn refusals_are_typed() {
 
 #[test]
 fn wrong_key_and_bad_format_fold_to_one_outward_error() {
-    let right = PinKey::from(TdesKey::new(&[7; 16]).unwrap());
-    let wrong = PinKey::from(TdesKey::new(&[9; 16]).unwrap());
+    let right = PinKey::from(TdesKey::new(b"07 pinset test k").unwrap());
+    let wrong = PinKey::from(TdesKey::new(b"09 pinset test k").unwrap());
     let pan = Pan::new("5141576351968605").unwrap();
     let sealed = right
         .seal(

@@ -24,7 +24,7 @@ use crate::{AuditEvent, AuditSink, FlowError, NoAudit, Operation, PinPolicy, Rea
 ///
 /// let zone = ZoneKeys::new();
 /// let zpk = ZpkIndex::new("ZPK-CMS")?;
-/// zone.insert(zpk.clone(), TdesKey::new(&[0x5A; 24])?, KeyPurpose::PinEncryption)?;
+/// zone.insert(zpk.clone(), TdesKey::new(&hex::decode("F94B8CD62A20B85AA9B8E06DB6B0BA6785EC029CB604E861")?)?, KeyPurpose::PinEncryption)?;
 /// let issuer = Issuer::new(MemoryCms::new(), zone, zpk)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```

@@ -21,6 +21,7 @@ use crate::KeyError;
 /// let kek = Kek::new(&[0x42; 32])?;
 /// assert_eq!(format!("{kek:?}"), format!("Kek {{ kcv: Kcv({}) }}", kek.kcv()));
 /// assert!(Kek::new(&[0x42; 16]).is_err()); // AES-256 only
+/// assert!(Kek::new(&[0; 32]).is_err()); // all zero
 /// # Ok::<(), pinset_keys::KeyError>(())
 /// ```
 #[derive(Clone)]
@@ -34,12 +35,18 @@ impl Kek {
     pub const LEN: usize = 32;
 
     /// Builds a KEK from 32 bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::KekLength`] unless `key` is 32 bytes, and
+    /// [`KeyError::Envelope`] with [`pinset_envelope::Error::WeakKey`] for an
+    /// all-zero key.
     pub fn new(key: &[u8]) -> Result<Self, KeyError> {
         let bad = || KeyError::KekLength { found: key.len() };
         if key.len() != Self::LEN {
             return Err(bad());
         }
-        let kcv = AesKey::new(key).map_err(|_| bad())?.kcv();
+        let kcv = AesKey::new(key)?.kcv();
         let kwp = KwpAes256::new_from_slice(key).map_err(|_| bad())?;
         Ok(Kek { kwp, kcv })
     }

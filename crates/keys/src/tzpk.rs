@@ -21,8 +21,8 @@ use crate::{Clock, ControlId, PlasticRef, SystemClock, Timestamp, TzpkError};
 /// How long a temporary key lives unless set otherwise: 30 seconds, as Enfuce's `controlId`.
 pub const DEFAULT_TZPK_TTL: Duration = Duration::from_secs(30);
 
-/// Draws before a generator that only gives K1 = K2 is called broken
-/// (a sound one does so with probability 2^-56 per draw).
+/// Draws before a generator that only gives weak keys is called broken
+/// (a sound one draws K1 = K2 or a weak half with probability about 2^-51).
 const MAX_DRAWS: usize = 8;
 
 /// What [`TemporaryKeys::issue`] answers the device.
@@ -290,7 +290,8 @@ impl<C: Clock> fmt::Debug for TemporaryKeys<C> {
     }
 }
 
-/// A 16-byte TDES key with odd parity and K1 ≠ K2, from `rng`.
+/// A 16-byte TDES key with odd parity from `rng` that passes the envelope's
+/// key-strength rules (K1 ≠ K2, no weak or semi-weak half).
 fn fresh_tzpk<R: CryptoRng + ?Sized>(rng: &mut R) -> Result<TdesKey, TzpkError> {
     for _ in 0..MAX_DRAWS {
         let mut bytes = Zeroizing::new([0u8; 16]);
@@ -298,9 +299,9 @@ fn fresh_tzpk<R: CryptoRng + ?Sized>(rng: &mut R) -> Result<TdesKey, TzpkError> 
         for b in bytes.iter_mut() {
             *b = odd_parity(*b);
         }
-        // With parity fixed, equal halves are equal keys to DES.
-        if bytes[..8] != bytes[8..] {
-            return Ok(TdesKey::new(bytes.as_slice())?);
+        match TdesKey::new(bytes.as_slice()) {
+            Err(pinset_envelope::Error::WeakKey { .. }) => continue,
+            key => return Ok(key?),
         }
     }
     Err(TzpkError::DegenerateRng)

@@ -42,11 +42,11 @@ pub struct ZoneKeyInfo {
 ///
 /// let zone = ZoneKeys::new();
 /// let zpk = ZpkIndex::new("zpk-1")?;
-/// let kcv = zone.insert(zpk.clone(), TdesKey::new(&[0x22; 16])?, KeyPurpose::PinEncryption)?;
+/// let kcv = zone.insert(zpk.clone(), TdesKey::new(&hex::decode("0123456789ABCDEFFEDCBA9876543210")?)?, KeyPurpose::PinEncryption)?;
 /// assert_eq!(zone.pin_key(&zpk)?.kcv(), kcv);
 ///
 /// let dek = ZpkIndex::new("dek-1")?;
-/// zone.insert(dek.clone(), TdesKey::new(&[0x33; 16])?, KeyPurpose::DataEncryption)?;
+/// zone.insert(dek.clone(), TdesKey::new(&hex::decode("E6F1081FEA4C402CC192B65DE367EC3E")?)?, KeyPurpose::DataEncryption)?;
 /// assert!(matches!(zone.pin_key(&dek), Err(KeyError::WrongPurpose { .. })));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -177,7 +177,7 @@ impl ZoneKeys {
     ///
     /// let zone = ZoneKeys::new();
     /// let zpk = ZpkIndex::new("zpk-1")?;
-    /// zone.insert(zpk.clone(), TdesKey::new(&[0x22; 24])?, KeyPurpose::PinEncryption)?;
+    /// zone.insert(zpk.clone(), TdesKey::new(&hex::decode("F94B8CD62A20B85AA9B8E06DB6B0BA6785EC029CB604E861")?)?, KeyPurpose::PinEncryption)?;
     /// let kek = Kek::new(&[0x42; 32])?;
     /// let restored = ZoneKeys::import(&zone.export(&kek)?, &kek)?;
     /// assert_eq!(restored.info(&zpk)?, zone.info(&zpk)?);

@@ -147,12 +147,12 @@ fn zone_round_trip_keeps_every_key_purpose_and_kcv() -> TestResult {
     let zone = ZoneKeys::new();
     zone.insert(
         ZpkIndex::new("zpk-tdes2")?,
-        TdesKey::new(&[0x11; 16])?,
+        TdesKey::new(b"11 pinset test k")?,
         KeyPurpose::PinEncryption,
     )?;
     zone.insert(
         ZpkIndex::new("zpk-tdes3")?,
-        TdesKey::new(&[0x22; 24])?,
+        TdesKey::new(b"22 pinset test key of 24")?,
         KeyPurpose::PinEncryption,
     )?;
     zone.insert(
@@ -167,7 +167,7 @@ fn zone_round_trip_keeps_every_key_purpose_and_kcv() -> TestResult {
     )?;
     zone.insert(
         ZpkIndex::new("dek")?,
-        TdesKey::new(&[0x55; 16])?,
+        TdesKey::new(b"55 pinset test k")?,
         KeyPurpose::DataEncryption,
     )?;
 
@@ -209,7 +209,7 @@ fn every_flipped_bit_fails_cleanly() -> TestResult {
     let zone = ZoneKeys::new();
     zone.insert(
         ZpkIndex::new("zpk")?,
-        TdesKey::new(&[0x11; 16])?,
+        TdesKey::new(b"11 pinset test k")?,
         KeyPurpose::PinEncryption,
     )?;
     let (ring, clock) = full_ring()?;
@@ -373,7 +373,13 @@ fn zone_export() -> Vec<u8> {
     let zone = ZoneKeys::new();
     let made = ZpkIndex::new("zpk")
         .map_err(KeyError::from)
-        .and_then(|i| zone.insert(i, TdesKey::new(&[0x11; 16])?, KeyPurpose::PinEncryption))
+        .and_then(|i| {
+            zone.insert(
+                i,
+                TdesKey::new(b"11 pinset test k")?,
+                KeyPurpose::PinEncryption,
+            )
+        })
         .and_then(|_| zone.export(&kek()?));
     made.unwrap_or_default()
 }
