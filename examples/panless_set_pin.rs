@@ -203,7 +203,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             e.masked_pan
                 .map(|p| p.to_string())
                 .unwrap_or_else(|| "-".into()),
-            e.key_index.as_deref().unwrap_or("-"),
+            e.key_index.as_ref().map_or("-", |k| k.as_str()),
             e.outcome
         );
     }

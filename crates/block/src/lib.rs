@@ -24,7 +24,7 @@ pub use dispatch::{decode_clear, encode_clear};
 pub use error::Error;
 pub use field::{ClearBlock, PanField, PinField};
 pub use format::Format;
-pub use pan::{MAX_PAN_LEN, MIN_PAN_LEN, MaskedPan, Pan};
+pub use pan::{MAX_PAN_LEN, MIN_HIDDEN_DIGITS, MIN_PAN_LEN, MaskedPan, Pan};
 pub use pin::{MAX_PIN_LEN, MIN_PIN_LEN, Pin};
 
 /// Re-exported so callers can name the RNG bound without another dependency.

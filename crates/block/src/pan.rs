@@ -10,11 +10,14 @@ use crate::Error;
 pub const MIN_PAN_LEN: usize = 12;
 /// Most digits in a PAN (ISO/IEC 7812-1).
 pub const MAX_PAN_LEN: usize = 19;
+/// Fewest digits a [`MaskedPan`] hides.
+pub const MIN_HIDDEN_DIGITS: usize = 6;
 
 /// A primary account number of 12 to 19 digits.
 ///
-/// Zeroized on drop. `Debug` and `Display` show only the first 6 and last 4
-/// digits, as PCI DSS allows. The Luhn check is available
+/// Zeroized on drop. `Debug` and `Display` show it masked
+/// ([`Pan::masked`]): at most the first 6 and last 4 digits, as PCI DSS
+/// allows, and never fewer than 6 hidden. The Luhn check is available
 /// ([`Pan::is_luhn_valid`]) but not forced: test cards and some private-label
 /// ranges fail it.
 ///
@@ -92,11 +95,24 @@ impl Pan {
         sum.is_multiple_of(10)
     }
 
-    /// The PAN masked to its first 6 and last 4 digits, safe to log.
+    /// The PAN masked for logs: the last 4 digits and at most the first 6
+    /// (PCI DSS), with at least [`MIN_HIDDEN_DIGITS`] hidden. The leading
+    /// part gives way first, so a 16- to 19-digit PAN shows 6 and 4, and a
+    /// 12-digit PAN only its first 2 and last 4: with first 6 and last 4 it
+    /// would hide 2 digits, about ten candidates once the Luhn digit is checked.
+    ///
+    /// ```
+    /// use pinset_block::Pan;
+    ///
+    /// assert_eq!(Pan::new("5141576351968605")?.masked().as_str(), "514157******8605");
+    /// assert_eq!(Pan::new("123456789012")?.masked().as_str(), "12******9012");
+    /// # Ok::<(), pinset_block::Error>(())
+    /// ```
     pub fn masked(&self) -> MaskedPan {
         let mut out = [b'*'; MAX_PAN_LEN];
         let len = self.len();
-        out[..6].copy_from_slice(&self.digits[..6]);
+        let lead = len.saturating_sub(MIN_HIDDEN_DIGITS + 4).min(6);
+        out[..lead].copy_from_slice(&self.digits[..lead]);
         out[len - 4..len].copy_from_slice(&self.digits[len - 4..len]);
         MaskedPan {
             text: out,
@@ -117,7 +133,7 @@ impl fmt::Display for Pan {
     }
 }
 
-/// A PAN masked to its first 6 and last 4 digits, like `514157******8605`.
+/// A PAN masked as [`Pan::masked`] does, like `514157******8605`.
 ///
 /// Holds no more than it shows, so it can be copied into logs and audit events.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]

@@ -64,7 +64,7 @@ pub struct ContractRecord {
 
 /// Everything the reference CMS holds, for tests and examples to inspect.
 ///
-/// `Debug` shows PANs masked and PIN blocks enciphered.
+/// `Debug` shows PANs masked and enciphered PIN blocks by length only.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CmsSnapshot {
     /// Contracts by id.

@@ -4,7 +4,7 @@ use std::sync::Mutex;
 
 use pinset_block::MaskedPan;
 use pinset_cms::{CardContractId, PlasticSequence};
-use pinset_keys::Timestamp;
+use pinset_keys::{KeyIndex, Timestamp};
 
 /// Which flow an event is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -37,8 +37,11 @@ pub struct AuditEvent {
     pub contract: Option<CardContractId>,
     /// The plastic, once known.
     pub plastic: Option<PlasticSequence>,
-    /// The RSA key index (Mastercard Processing) or controlId (Enfuce), if well-formed.
-    pub key_index: Option<String>,
+    /// The RSA key index (Mastercard Processing), if well-formed.
+    pub key_index: Option<KeyIndex>,
+    /// The controlId (Enfuce), if well-formed, as its log prefix only
+    /// (`83fa5f55…`): the whole id is a bearer value while it lives.
+    pub control: Option<String>,
     /// `OK`, or the outward reason code.
     pub outcome: &'static str,
 }

@@ -159,7 +159,7 @@ impl<C: CardManagement, K: Clock + Clone> EnfuceSetPin<C, K> {
                     expires_at: now.saturating_add(self.ttl),
                 },
             );
-            event.key_index = Some(id.as_str().to_owned());
+            event.control = Some(id.to_string());
             Ok(id)
         }
         .await;
@@ -172,7 +172,7 @@ impl<C: CardManagement, K: Clock + Clone> EnfuceSetPin<C, K> {
         let result = (|| {
             let control_id =
                 ControlId::new(&request.control_id).map_err(|_| FlowError::request("controlId"))?;
-            event.key_index = Some(control_id.as_str().to_owned());
+            event.control = Some(control_id.to_string());
             let device_key = RsaPublicKey::from_base64(&request.public_key)
                 .map_err(|e| FlowError::new(Reason::RequestValidation, e))?;
             let plastic = {
@@ -225,7 +225,7 @@ impl<C: CardManagement, K: Clock + Clone> EnfuceSetPin<C, K> {
         event.audit_user = Some(audit_user.to_owned());
         let control_id =
             ControlId::new(&request.control_id).map_err(|_| FlowError::request("controlId"))?;
-        event.key_index = Some(control_id.as_str().to_owned());
+        event.control = Some(control_id.to_string());
         if request.pin_block.len() > 64 {
             return Err(FlowError::request("pinBlock"));
         }

@@ -119,6 +119,7 @@ impl<C: CardManagement> Issuer<C> {
             contract: None,
             plastic: None,
             key_index: None,
+            control: None,
             outcome: "OK",
         }
     }

@@ -139,7 +139,7 @@ impl<C: CardManagement, S: KeyStore, K: Clock> MastercardPanless<C, S, K> {
             self.ring
                 .publish(self.key_form)
                 .map(|p| {
-                    event.key_index = Some(p.key_index.as_str().to_owned());
+                    event.key_index = Some(p.key_index.clone());
                     PublicKeysResponse {
                         key_index: p.key_index.as_str().to_owned(),
                         public_rsa_key: p.public_rsa_key,
@@ -180,7 +180,7 @@ impl<C: CardManagement, S: KeyStore, K: Clock> MastercardPanless<C, S, K> {
         let key_index = key_index
             .map(|k| KeyIndex::new(k).map_err(|_| FlowError::request("Key-Index")))
             .transpose()?;
-        event.key_index = key_index.as_ref().map(|k| k.as_str().to_owned());
+        event.key_index = key_index.clone();
         if key_index.is_none() && self.shared_zpk.is_none() {
             return Err(FlowError::request("Key-Index"));
         }

@@ -351,7 +351,7 @@ fn public_keys_only_for_pin_block() {
     mp.public_key();
     let ok = mp.audit.events().pop().expect("event");
     assert_eq!(ok.outcome, "OK");
-    assert_eq!(ok.key_index.as_deref(), Some(KEY_INDEX));
+    assert_eq!(ok.key_index.as_ref().map(|k| k.as_str()), Some(KEY_INDEX));
 }
 
 #[test]
@@ -920,7 +920,7 @@ fn audit_one_event_per_attempt_with_context() {
     );
     assert_eq!(ok.contract, Some(contract("70001")));
     assert_eq!(ok.plastic, Some(seq(SEQ)));
-    assert_eq!(ok.key_index.as_deref(), Some(KEY_INDEX));
+    assert_eq!(ok.key_index.as_ref().map(|k| k.as_str()), Some(KEY_INDEX));
     assert_eq!(ok.audit_user, None);
 
     let invalid = set[1];
@@ -934,7 +934,10 @@ fn audit_one_event_per_attempt_with_context() {
         Some("514157******8605")
     );
     assert_eq!(invalid.plastic, Some(seq(SEQ)));
-    assert_eq!(invalid.key_index.as_deref(), Some(KEY_INDEX));
+    assert_eq!(
+        invalid.key_index.as_ref().map(|k| k.as_str()),
+        Some(KEY_INDEX)
+    );
 
     let malformed = set[2];
     assert_eq!(malformed.outcome, "REQUEST_VALIDATION");

@@ -278,9 +278,12 @@ fn nothing_printable_holds_a_secret() {
         PinPolicy::default().with_length(4, 12).deny([pin("4444")]),
     );
     let mut tzpks: Vec<TdesKey> = Vec::new();
+    let mut controls: Vec<String> = Vec::new();
     let mut step = |clear_hex: &str, audit_user: &str, out: &mut Printed| {
         let control = enfuce.control("70001", SEQ);
         out.add("control", &control);
+        // A live controlId is a bearer value: only its prefix may be printed.
+        controls.push(control.as_str().to_uppercase());
         let response = enfuce
             .flow
             .get_tzpk(&TzpkRequest {
@@ -380,6 +383,15 @@ fn nothing_printable_holds_a_secret() {
     out.add("enfuce zone keys", enfuce.flow.issuer().zone_keys());
 
     let printed = out.0;
+    // Enciphered PIN blocks in the CMS: format 0 under one ZPK is
+    // deterministic, so a logged block links cards with equal PINs.
+    for snapshot in [mp.snapshot(), enfuce.snapshot()] {
+        for contract in snapshot.contracts.values() {
+            for pin in contract.plastics.iter().filter_map(|p| p.pin.as_ref()) {
+                secret_hex.push(hex::encode_upper(pin.pin_block.as_bytes()));
+            }
+        }
+    }
 
     // ------------------------------------------------------------ the checks
     // It did collect what it should have.
@@ -390,7 +402,7 @@ fn nothing_printable_holds_a_secret() {
         "PIN_POLICY_VIOLATION",
         "KEY_INDEX_RETIRED",
         "514157******8605",
-        "EncryptedPinBlock(",
+        "EncryptedPinBlock { len: 8",
         "Kcv(F3BF3A)",
         "errorType",
         "ReasonCode",
@@ -424,6 +436,7 @@ fn nothing_printable_holds_a_secret() {
         }
     }
     secret_hex.extend(tzpks.iter().map(|k| hex::encode_upper(k.expose_bytes())));
+    secret_hex.extend(controls);
     for secret in &secret_hex {
         let lower = secret.to_ascii_lowercase();
         if printed.contains(secret.as_str()) || printed.contains(&lower) {

@@ -59,18 +59,6 @@ macro_rules! id_type {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.pad(&self.0)
-            }
-        }
-
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}({:?})", stringify!($name), self.0)
-            }
-        }
-
         impl FromStr for $name {
             type Err = InvalidId;
 
@@ -100,6 +88,25 @@ macro_rules! id_type {
         }
     };
 }
+
+/// `Display` and `Debug` in full: for names that are no secret.
+macro_rules! printed_in_full {
+    ($($name:ident),*) => {$(
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.pad(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({:?})", stringify!($name), self.0)
+            }
+        }
+    )*};
+}
+
+printed_in_full!(KeyIndex, ZpkIndex);
 
 fn index_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
@@ -147,11 +154,20 @@ id_type! {
     /// Enfuce uses UUIDs such as `83fa5f55-3dd7-453a-8233-4242a6bad179`;
     /// [`ControlId::generate`] makes one.
     ///
+    /// A control id is a bearer value while it lives: whoever holds it can
+    /// fetch the tzpk and set the PIN. So `Display` and `Debug`, and with
+    /// them every error and audit event, show only its first
+    /// [`ControlId::SHOWN`] characters (32 of a UUID's 122 random bits), and
+    /// at most half of a shorter id;
+    /// [`as_str`](ControlId::as_str) gives the whole id for the wire.
+    ///
     /// ```
     /// use pinset_keys::ControlId;
     ///
     /// let id = ControlId::new("83fa5f55-3dd7-453a-8233-4242a6bad179")?;
     /// assert_eq!(id.as_str().len(), 36);
+    /// assert_eq!(id.to_string(), "83fa5f55…");
+    /// assert_eq!(format!("{id:?}"), "ControlId(83fa5f55…)");
     /// assert!(ControlId::new("83fa5f55_3dd7").is_err());
     /// # Ok::<(), pinset_keys::InvalidId>(())
     /// ```
@@ -160,6 +176,17 @@ id_type! {
 }
 
 impl ControlId {
+    /// Most leading characters `Display` and `Debug` show.
+    pub const SHOWN: usize = 8;
+
+    /// The first [`SHOWN`](Self::SHOWN) characters, and never more than
+    /// half of a short id: safe to log.
+    pub fn log_prefix(&self) -> &str {
+        let shown = Self::SHOWN.min(self.0.len() / 2);
+        // Ids are ASCII, so any byte offset is a character boundary.
+        self.0.get(..shown).unwrap_or_default()
+    }
+
     /// A fresh random id in version 4 UUID form (lowercase, 8-4-4-4-12), from `rng`.
     ///
     /// ```
@@ -186,6 +213,18 @@ impl ControlId {
             text.push(char::from(HEX[usize::from(byte & 0x0F)]));
         }
         ControlId(text)
+    }
+}
+
+impl fmt::Display for ControlId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}…", self.log_prefix())
+    }
+}
+
+impl fmt::Debug for ControlId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ControlId({self})")
     }
 }
 
