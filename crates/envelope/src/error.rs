@@ -59,6 +59,9 @@ pub enum Error {
         /// The modulus size found.
         bits: usize,
     },
+    /// An RSA key's public exponent is even or below 65537.
+    #[error("RSA public exponent must be odd and at least 65537")]
+    RsaPublicExponent,
     /// RSA key generation failed.
     #[error("RSA key generation failed")]
     RsaKeyGeneration,

@@ -105,29 +105,35 @@ impl FromStr for RsaPadding {
 pub struct RsaPublicKey(rsa::RsaPublicKey);
 
 impl RsaPublicKey {
-    fn checked(key: rsa::RsaPublicKey) -> Result<Self, Error> {
-        let bits = modulus_bits(&key);
-        if (MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
-            Ok(RsaPublicKey(key))
-        } else {
-            Err(Error::RsaKeySize { bits })
-        }
-    }
-
     /// Reads DER: SubjectPublicKeyInfo, or else a PKCS#1 `RSAPublicKey`.
+    ///
+    /// # Errors
+    ///
+    /// The size and the public exponent are read from the DER first, so a
+    /// well-formed key outside the rules gets its own error:
+    /// [`Error::RsaKeySize`] unless the modulus has 2048 to 4096 bits,
+    /// [`Error::RsaPublicExponent`] unless the exponent is odd and at least
+    /// 65537, and [`Error::RsaKeyEncoding`] for anything that is no RSA key.
     pub fn from_der(der: &[u8]) -> Result<Self, Error> {
+        check_public_der(der)?;
         rsa::RsaPublicKey::from_public_key_der(der)
             .or_else(|_| rsa::RsaPublicKey::from_pkcs1_der(der))
+            .map(RsaPublicKey)
             .map_err(|_| Error::RsaKeyEncoding)
-            .and_then(Self::checked)
     }
 
     /// Reads PEM: `PUBLIC KEY` (SPKI) or `RSA PUBLIC KEY` (PKCS#1).
+    ///
+    /// # Errors
+    ///
+    /// As [`from_der`](Self::from_der), and [`Error::RsaKeyEncoding`] for text that is no PEM.
     pub fn from_pem(pem: &str) -> Result<Self, Error> {
-        rsa::RsaPublicKey::from_public_key_pem(pem)
-            .or_else(|_| rsa::RsaPublicKey::from_pkcs1_pem(pem))
-            .map_err(|_| Error::RsaKeyEncoding)
-            .and_then(Self::checked)
+        let (label, der) = pkcs1::der::pem::decode_vec(pem.trim().as_bytes())
+            .map_err(|_| Error::RsaKeyEncoding)?;
+        match label {
+            "PUBLIC KEY" | "RSA PUBLIC KEY" => Self::from_der(&der),
+            _ => Err(Error::RsaKeyEncoding),
+        }
     }
 
     /// Reads hex of DER, in either case: Mastercard Processing's default `publicRsaKey`.
@@ -281,39 +287,50 @@ pub trait RsaDecryptor: Send + Sync {
 pub struct RsaPrivateKey(rsa::RsaPrivateKey);
 
 impl RsaPrivateKey {
-    fn checked(key: rsa::RsaPrivateKey) -> Result<Self, Error> {
-        let bits = modulus_bits(&key);
-        if (MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
-            Ok(RsaPrivateKey(key))
-        } else {
-            Err(Error::RsaKeySize { bits })
-        }
-    }
-
     /// Generates a key of `bits` (2048 to 4096) with e = 65537.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::RsaKeySize`] for another size, [`Error::RsaKeyGeneration`]
+    /// if the backend fails.
     pub fn generate<R: CryptoRng + ?Sized>(bits: usize, rng: &mut R) -> Result<Self, Error> {
         if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
             return Err(Error::RsaKeySize { bits });
         }
-        rsa::RsaPrivateKey::new(rng, bits)
-            .map_err(|_| Error::RsaKeyGeneration)
-            .and_then(Self::checked)
+        let key = rsa::RsaPrivateKey::new(rng, bits).map_err(|_| Error::RsaKeyGeneration)?;
+        match modulus_bits(&key) {
+            found if found == bits => Ok(RsaPrivateKey(key)),
+            found => Err(Error::RsaKeySize { bits: found }),
+        }
     }
 
     /// Reads DER: PKCS#8 `PrivateKeyInfo`, or else PKCS#1 `RSAPrivateKey`.
+    ///
+    /// # Errors
+    ///
+    /// As [`RsaPublicKey::from_der`]: size and public exponent are checked
+    /// first, then the key is parsed and checked by the backend.
     pub fn from_der(der: &[u8]) -> Result<Self, Error> {
+        check_private_der(der)?;
         rsa::RsaPrivateKey::from_pkcs8_der(der)
             .or_else(|_| rsa::RsaPrivateKey::from_pkcs1_der(der))
+            .map(RsaPrivateKey)
             .map_err(|_| Error::RsaKeyEncoding)
-            .and_then(Self::checked)
     }
 
     /// Reads PEM: `PRIVATE KEY` (PKCS#8) or `RSA PRIVATE KEY` (PKCS#1).
+    ///
+    /// # Errors
+    ///
+    /// As [`from_der`](Self::from_der), and [`Error::RsaKeyEncoding`] for text that is no PEM.
     pub fn from_pem(pem: &str) -> Result<Self, Error> {
-        rsa::RsaPrivateKey::from_pkcs8_pem(pem)
-            .or_else(|_| rsa::RsaPrivateKey::from_pkcs1_pem(pem))
-            .map_err(|_| Error::RsaKeyEncoding)
-            .and_then(Self::checked)
+        let (label, der) = pkcs1::der::pem::decode_vec(pem.trim().as_bytes())
+            .map_err(|_| Error::RsaKeyEncoding)?;
+        let der = Zeroizing::new(der);
+        match label {
+            "PRIVATE KEY" | "RSA PRIVATE KEY" => Self::from_der(&der),
+            _ => Err(Error::RsaKeyEncoding),
+        }
     }
 
     /// Reads PEM or DER, detecting which.
@@ -427,6 +444,54 @@ pub fn unwrap_aes_key(
     wrapped: &[u8],
 ) -> Result<AesKey, Error> {
     AesKey::new(&key.decrypt(padding, wrapped)?)
+}
+
+/// Checks the modulus size and public exponent of SPKI or PKCS#1 DER
+/// before the backend parses it, so that a key outside the rules is named
+/// as such rather than as bad encoding (the backend refuses some sizes itself).
+fn check_public_der(der: &[u8]) -> Result<(), Error> {
+    use pkcs1::der::Decode;
+    let pkcs1_der = match spki::SubjectPublicKeyInfoRef::from_der(der) {
+        Ok(info) => info
+            .subject_public_key
+            .as_bytes()
+            .ok_or(Error::RsaKeyEncoding)?,
+        Err(_) => der,
+    };
+    let key = pkcs1::RsaPublicKeyRef::from_der(pkcs1_der).map_err(|_| Error::RsaKeyEncoding)?;
+    check_shape(key.modulus.as_bytes(), key.public_exponent.as_bytes())
+}
+
+/// [`check_public_der`] for PKCS#8 or PKCS#1 private-key DER.
+fn check_private_der(der: &[u8]) -> Result<(), Error> {
+    use pkcs1::der::Decode;
+    let pkcs1_der = match pkcs8::PrivateKeyInfoRef::from_der(der) {
+        Ok(info) => info.private_key.as_bytes(),
+        Err(_) => der,
+    };
+    let key = pkcs1::RsaPrivateKeyRef::from_der(pkcs1_der).map_err(|_| Error::RsaKeyEncoding)?;
+    check_shape(key.modulus.as_bytes(), key.public_exponent.as_bytes())
+}
+
+/// The modulus must have 2048 to 4096 bits; the public exponent must be odd
+/// and at least 65537 (NIST SP 800-56B Rev. 2, 6.2.1: small exponents invite
+/// broadcast and related-message attacks, even ones are no RSA exponent).
+/// Both are big-endian unsigned integers without leading zeros.
+fn check_shape(modulus: &[u8], exponent: &[u8]) -> Result<(), Error> {
+    let bits = match modulus.first() {
+        Some(&top) => modulus.len() * 8 - top.leading_zeros() as usize,
+        None => 0,
+    };
+    if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
+        return Err(Error::RsaKeySize { bits });
+    }
+    let odd = exponent.last().is_some_and(|low| low & 1 == 1);
+    let at_least_65537 = exponent.len() > 3 || (exponent.len() == 3 && exponent >= &[1, 0, 1][..]);
+    if odd && at_least_65537 {
+        Ok(())
+    } else {
+        Err(Error::RsaPublicExponent)
+    }
 }
 
 /// The modulus length in bits. Not `size() * 8`: that rounds up to whole

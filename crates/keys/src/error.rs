@@ -43,6 +43,15 @@ pub enum KeyError {
         /// Its not-after date.
         since: Timestamp,
     },
+    /// A key to rotate in is already past its not-after date: it would leave
+    /// the ring with no active key. Refused before anything changes.
+    #[error("RSA key {key_index} expired at {not_after}: it cannot become the active key")]
+    NewKeyExpired {
+        /// The new key's index.
+        key_index: KeyIndex,
+        /// Its not-after date.
+        not_after: Timestamp,
+    },
     /// A new RSA key asked for an index the ring already holds, even retired:
     /// clients cache indexes, so an index is never reused.
     #[error("RSA key index {0} is already in the ring: every key needs a new index")]

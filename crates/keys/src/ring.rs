@@ -279,6 +279,14 @@ impl<S: KeyStore, C: Clock> RsaKeyRing<S, C> {
 
     /// The active key's index and public key, for `GET /public-keys`.
     ///
+    /// # Errors
+    ///
+    /// [`KeyError::NoActiveKey`] on an empty ring,
+    /// [`KeyError::ActiveKeyExpired`] once the active key passed its
+    /// not-after date, and [`KeyError::WrongPurpose`] if the active key is
+    /// not for PIN encryption: devices would seal PIN blocks under it that
+    /// the ring then refuses to open.
+    ///
     /// ```
     /// use pinset_envelope::{RsaPrivateKey, RsaPublicKey};
     /// use pinset_keys::{KeyIndex, NewKey, PublicKeyForm, RsaKeyRing};
@@ -303,6 +311,14 @@ impl<S: KeyStore, C: Clock> RsaKeyRing<S, C> {
             .iter()
             .find(|e| e.state() == KeyState::Active)
             .ok_or(KeyError::NoActiveKey)?;
+        // Devices seal PIN blocks under what is published: one purpose per key.
+        if entry.purpose != KeyPurpose::PinEncryption {
+            return Err(KeyError::WrongPurpose {
+                key: entry.key_index.to_string(),
+                expected: KeyPurpose::PinEncryption,
+                found: entry.purpose,
+            });
+        }
         let key = match (entry.state_at(now), entry.private_key()) {
             (KeyState::Active, Some(key)) => key,
             (KeyState::Retired { since }, _) => {
@@ -327,9 +343,17 @@ impl<S: KeyStore, C: Clock> RsaKeyRing<S, C> {
     /// now + `grace` (`DecryptOnly`), then is retired; with a zero grace it
     /// is retired at once. On an empty ring this installs the first key.
     ///
-    /// Fails with [`KeyError::DuplicateKeyIndex`] if the ring already holds
-    /// the index, even retired. The write is one compare-and-swap of the
-    /// whole ring, retried if another writer got there first.
+    /// # Errors
+    ///
+    /// Nothing changes on any error.
+    /// - [`KeyError::NewKeyExpired`] if the new key is already past its
+    ///   not-after date: it would leave no active key, and with a zero grace
+    ///   it would retire the live key too.
+    /// - [`KeyError::DuplicateKeyIndex`] if the ring already holds the
+    ///   index, even retired.
+    /// - [`KeyError::Store`] if the store fails or keeps conflicting. The
+    ///   write is one compare-and-swap of the whole ring, retried if another
+    ///   writer got there first.
     ///
     /// ```
     /// use std::time::Duration;
@@ -367,6 +391,12 @@ impl<S: KeyStore, C: Clock> RsaKeyRing<S, C> {
         } = new;
         let key = Arc::new(key);
         self.write(|now, entries| {
+            if let Some(not_after) = not_after.filter(|na| *na <= now) {
+                return Err(KeyError::NewKeyExpired {
+                    key_index: key_index.clone(),
+                    not_after,
+                });
+            }
             if entries.iter().any(|e| e.key_index == key_index) {
                 return Err(KeyError::DuplicateKeyIndex(key_index.clone()));
             }

@@ -363,13 +363,31 @@ fn decryptor_is_an_envelope_rsa_decryptor() -> TestResult {
 }
 
 #[test]
-fn a_key_for_another_purpose_opens_no_pin_block() -> TestResult {
+fn a_key_for_another_purpose_is_not_published_and_opens_no_pin_block() -> TestResult {
     let ring = RsaKeyRing::with_clock(clock());
     ring.rotate(
         NewKey::new(idx("KEK1")?, rsa2048()?).with_purpose(KeyPurpose::KeyEncryption),
         GRACE,
     )?;
-    let (_, block) = device_seal(&ring, "7580", 1)?;
+    // Published, it would have devices seal PIN blocks that every set PIN then refuses.
+    for form in [PublicKeyForm::DerHex, PublicKeyForm::PemBody] {
+        assert!(matches!(
+            ring.publish(form),
+            Err(KeyError::WrongPurpose {
+                expected: KeyPurpose::PinEncryption,
+                found: KeyPurpose::KeyEncryption,
+                ..
+            })
+        ));
+    }
+    let public = rsa2048()?.public_key();
+    let block = public.seal(
+        Format::Iso1,
+        &Pin::new("7580")?,
+        None,
+        RsaPadding::OaepSha256,
+        &mut rng(1),
+    )?;
     assert!(matches!(
         ring.open_pin_block("KEK1", &block, Format::Iso1, None),
         Err(KeyError::WrongPurpose {
@@ -378,6 +396,52 @@ fn a_key_for_another_purpose_opens_no_pin_block() -> TestResult {
             ..
         })
     ));
+    Ok(())
+}
+
+#[test]
+fn rotating_to_an_expired_key_is_refused_and_changes_nothing() -> TestResult {
+    for grace in [GRACE, Duration::ZERO] {
+        let (ring, clock) = two_key_ring()?;
+        clock.advance(Duration::from_secs(60));
+        let before = ring.store().snapshot()?;
+        let (_, block) = device_seal(&ring, "7580", 1)?;
+        // Expired a millisecond ago, and expiring exactly now.
+        for not_after in [at(59_999), at(60_000)] {
+            let err = ring
+                .rotate(
+                    NewKey::new(idx("K2")?, rsa3072()?).with_not_after(not_after),
+                    grace,
+                )
+                .unwrap_err();
+            assert!(
+                matches!(err, KeyError::NewKeyExpired { ref key_index, not_after: na }
+                    if key_index.as_str() == "K2" && na == not_after),
+                "{err:?}"
+            );
+        }
+        let after = ring.store().snapshot()?;
+        assert_eq!(after.generation, before.generation, "nothing was written");
+        assert_eq!(
+            ring.publish(PublicKeyForm::DerHex)?.key_index.as_str(),
+            "K1"
+        );
+        // The live key kept its private half, even with a zero grace.
+        assert_eq!(
+            ring.open_pin_block("K1", &block, Format::Iso1, None)?
+                .expose_digits(),
+            b"7580"
+        );
+        // One millisecond of life left is enough to rotate.
+        ring.rotate(
+            NewKey::new(idx("K3")?, rsa3072()?).with_not_after(at(60_001)),
+            grace,
+        )?;
+        assert_eq!(
+            ring.publish(PublicKeyForm::DerHex)?.key_index.as_str(),
+            "K3"
+        );
+    }
     Ok(())
 }
 
