@@ -33,7 +33,7 @@ use pinset::flow::enfuce::{ControlOperation, SetPinRequest as EnfuceSetPinReques
 use pinset::flow::mastercard::SetPinRequest;
 use pinset::flow::{EnfuceSetPin, Issuer, MastercardPanless};
 use pinset::keys::{
-    ControlId, KeyIndex, KeyPurpose, NewKey, PlasticRef, RsaKeyRing, SystemClock, TemporaryKeys,
+    ControlId, KeyIndex, KeyPurpose, MonotonicClock, NewKey, PlasticRef, RsaKeyRing, TemporaryKeys,
     ZoneKeys, ZpkIndex,
 };
 use rand_core::SeedableRng;
@@ -159,7 +159,7 @@ fn mastercard(c: &mut Criterion) {
 }
 
 fn enfuce(c: &mut Criterion) {
-    let api = EnfuceSetPin::new(issuer(), SystemClock);
+    let api = EnfuceSetPin::new(issuer(), MonotonicClock);
     let device = RsaPrivateKey::from_pem(RSA2048_PEM).unwrap();
     let public_key = device.public_key().to_base64();
     let mut rng = ChaCha20Rng::seed_from_u64(3);

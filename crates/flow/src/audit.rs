@@ -42,8 +42,19 @@ pub struct AuditEvent {
     /// The controlId (Enfuce), if well-formed, as its log prefix only
     /// (`83fa5f55…`): the whole id is a bearer value while it lives.
     pub control: Option<String>,
-    /// `OK`, or the outward reason code.
+    /// [`AuditEvent::OK`], the outward reason code, or
+    /// [`AuditEvent::CANCELLED`].
     pub outcome: &'static str,
+}
+
+impl AuditEvent {
+    /// The outcome of an attempt that succeeded.
+    pub const OK: &'static str = "OK";
+
+    /// The outcome of an attempt whose caller dropped it before it finished
+    /// (the client went away, a server timeout fired). A set PIN may or may
+    /// not have been stored: the CMS is the record of that.
+    pub const CANCELLED: &'static str = "CANCELLED";
 }
 
 /// Where audit events go: a log, a queue, a table.

@@ -10,7 +10,7 @@ use pinset_block::Format;
 use pinset_cms::{CardContractId, CardManagement, PlasticSequence};
 use pinset_envelope::{PinKey, RsaPublicKey};
 use pinset_keys::{
-    Clock, ControlId, DEFAULT_TZPK_TTL, PlasticRef, SystemClock, TemporaryKeys, Timestamp,
+    Clock, ControlId, DEFAULT_TZPK_TTL, MonotonicClock, PlasticRef, TemporaryKeys, Timestamp,
     TzpkError,
 };
 
@@ -89,7 +89,7 @@ impl Control {
 /// A used or expired controlId answers 404. A failed set PIN changes no CMS
 /// state; after a [`Reason::IntegrationError`] the client starts again from
 /// a new controlId.
-pub struct EnfuceSetPin<C, K: Clock + Clone = SystemClock> {
+pub struct EnfuceSetPin<C, K: Clock + Clone = MonotonicClock> {
     issuer: Issuer<C>,
     tzpks: TemporaryKeys<K>,
     controls: Mutex<HashMap<ControlId, Control>>,
@@ -99,6 +99,12 @@ pub struct EnfuceSetPin<C, K: Clock + Clone = SystemClock> {
 
 impl<C: CardManagement, K: Clock + Clone> EnfuceSetPin<C, K> {
     /// The flow on `issuer`, with controlIds and tzpks living 30 s on `clock`.
+    ///
+    /// `clock` measures time to live only: give it a
+    /// [`MonotonicClock`] in production, so that a step of the wall clock
+    /// neither expires every live control nor stretches one, and a
+    /// [`ManualClock`](pinset_keys::ManualClock) in tests. Audit times and
+    /// error bodies use the issuer's wall clock.
     pub fn new(issuer: Issuer<C>, clock: K) -> Self {
         EnfuceSetPin {
             issuer,
@@ -142,7 +148,7 @@ impl<C: CardManagement, K: Clock + Clone> EnfuceSetPin<C, K> {
         operation: ControlOperation,
     ) -> Result<ControlId, FlowError> {
         let ControlOperation::SetPin = operation;
-        let mut event = self.issuer.event(Operation::EnfuceIssueControl);
+        let mut event = self.issuer.attempt(Operation::EnfuceIssueControl);
         let result = async {
             self.issuer
                 .target(contract, None, Some(plastic), &mut event)
@@ -163,12 +169,12 @@ impl<C: CardManagement, K: Clock + Clone> EnfuceSetPin<C, K> {
             Ok(id)
         }
         .await;
-        self.issuer.finish(event, result)
+        event.finish(result)
     }
 
     /// `POST /pin/v3/set/tzpk`: wraps a fresh tzpk for the device's key.
     pub fn get_tzpk(&self, request: &TzpkRequest) -> Result<TzpkResponse, FlowError> {
-        let mut event = self.issuer.event(Operation::EnfuceGetTzpk);
+        let mut event = self.issuer.attempt(Operation::EnfuceGetTzpk);
         let result = (|| {
             let control_id =
                 ControlId::new(&request.control_id).map_err(|_| FlowError::request("controlId"))?;
@@ -193,7 +199,7 @@ impl<C: CardManagement, K: Clock + Clone> EnfuceSetPin<C, K> {
                 tzpk: wrapped.encrypted_key().to_owned(),
             })
         })();
-        self.issuer.finish(event, result)
+        event.finish(result)
     }
 
     /// `POST /pin/v3/set?auditUser=…`: sets the PIN. A malformed request is
@@ -205,9 +211,9 @@ impl<C: CardManagement, K: Clock + Clone> EnfuceSetPin<C, K> {
         request: &SetPinRequest,
         audit_user: &str,
     ) -> Result<SetPinResponse, FlowError> {
-        let mut event = self.issuer.event(Operation::EnfuceSetPin);
+        let mut event = self.issuer.attempt(Operation::EnfuceSetPin);
         let result = self.run(request, audit_user, &mut event).await;
-        self.issuer.finish(event, result)
+        event.finish(result)
     }
 
     async fn run(
@@ -256,14 +262,15 @@ impl<C: CardManagement, K: Clock + Clone> EnfuceSetPin<C, K> {
         Ok(SetPinResponse {})
     }
 
-    /// The Enfuce error body for `error`, with a fresh error id and the current time.
+    /// The Enfuce error body for `error`, with a fresh error id and the
+    /// current time on the issuer's (wall) clock.
     #[cfg(feature = "serde")]
     pub fn error_body(&self, error: &FlowError) -> crate::wire::EnfuceErrorBody {
         let id = self
             .issuer
             .with_rng(|rng| ControlId::generate(rng).as_str().to_owned())
             .unwrap_or_default();
-        crate::wire::EnfuceErrorBody::new(error, id, self.clock.now())
+        crate::wire::EnfuceErrorBody::new(error, id, self.issuer.clock.now())
     }
 }
 

@@ -110,17 +110,22 @@ impl<C: CardManagement> Issuer<C> {
         Ok(f(&mut rng))
     }
 
-    pub(crate) fn event(&self, operation: Operation) -> AuditEvent {
-        AuditEvent {
-            at: self.clock.now(),
-            operation,
-            audit_user: None,
-            masked_pan: None,
-            contract: None,
-            plastic: None,
-            key_index: None,
-            control: None,
-            outcome: "OK",
+    /// Starts the audit record of one attempt. It is recorded exactly once:
+    /// by [`Attempt::finish`] with the outcome, or on drop as `CANCELLED`.
+    pub(crate) fn attempt(&self, operation: Operation) -> Attempt<'_> {
+        Attempt {
+            sink: self.audit.as_ref(),
+            event: Some(AuditEvent {
+                at: self.clock.now(),
+                operation,
+                audit_user: None,
+                masked_pan: None,
+                contract: None,
+                plastic: None,
+                key_index: None,
+                control: None,
+                outcome: AuditEvent::OK,
+            }),
         }
     }
 
@@ -180,18 +185,64 @@ impl<C: CardManagement> Issuer<C> {
         };
         Ok(self.cms.store_pin(request).await?)
     }
+}
 
+/// The audit event of one attempt in progress. Dropped unfinished (the
+/// caller's future was cancelled mid-flight), it records itself with the
+/// outcome [`AuditEvent::CANCELLED`]: a PIN may have been stored, and the audit trail
+/// must say that an attempt was made.
+pub(crate) struct Attempt<'a> {
+    sink: &'a dyn AuditSink,
+    event: Option<AuditEvent>,
+}
+
+impl Attempt<'_> {
     /// Records the event with the outcome of `result`, and passes `result` on.
-    pub(crate) fn finish<T>(
-        &self,
-        mut event: AuditEvent,
-        result: Result<T, FlowError>,
-    ) -> Result<T, FlowError> {
-        if let Err(e) = &result {
-            event.outcome = e.reason().code();
+    pub(crate) fn finish<T>(mut self, result: Result<T, FlowError>) -> Result<T, FlowError> {
+        if let Some(mut event) = self.event.take() {
+            if let Err(e) = &result {
+                event.outcome = e.reason().code();
+            }
+            self.sink.record(event);
         }
-        self.audit.record(event);
         result
+    }
+}
+
+/// Never read: `Attempt::event` is `None` only inside `finish` and `drop`,
+/// after which no one can deref the attempt. It spares a panic path.
+static UNREACHABLE: AuditEvent = AuditEvent {
+    at: pinset_keys::Timestamp::UNIX_EPOCH,
+    operation: Operation::MastercardSetPin,
+    audit_user: None,
+    masked_pan: None,
+    contract: None,
+    plastic: None,
+    key_index: None,
+    control: None,
+    outcome: AuditEvent::CANCELLED,
+};
+
+impl std::ops::Deref for Attempt<'_> {
+    type Target = AuditEvent;
+
+    fn deref(&self) -> &AuditEvent {
+        self.event.as_ref().unwrap_or(&UNREACHABLE)
+    }
+}
+
+impl std::ops::DerefMut for Attempt<'_> {
+    fn deref_mut(&mut self) -> &mut AuditEvent {
+        self.event.get_or_insert_with(|| UNREACHABLE.clone())
+    }
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        if let Some(mut event) = self.event.take() {
+            event.outcome = AuditEvent::CANCELLED;
+            self.sink.record(event);
+        }
     }
 }
 

@@ -5,6 +5,7 @@ use pinset_cms::{CardContractId, CardManagement, ExpiryDate, PlasticSequence, St
 use pinset_keys::{
     Clock, KeyIndex, KeyStore, MemoryKeyStore, PublicKeyForm, RsaKeyRing, SystemClock, ZpkIndex,
 };
+use std::sync::Arc;
 
 use crate::issuer::Target;
 use crate::replay::ReplayGuard;
@@ -104,7 +105,16 @@ impl<C: CardManagement, S: KeyStore, K: Clock> MastercardPanless<C, S, K> {
 
     /// How long a used RSA cryptogram is refused; zero turns the check off.
     pub fn with_replay_window(mut self, window: std::time::Duration) -> Self {
-        self.replay = ReplayGuard::new(window);
+        self.replay = self.replay.with_window(window);
+        self
+    }
+
+    /// The clock the replay window runs on: a
+    /// [`MonotonicClock`](pinset_keys::MonotonicClock) unless set, never the
+    /// audit clock, so a step of the wall clock neither purges nor stretches
+    /// the window. Set a [`ManualClock`](pinset_keys::ManualClock) in tests.
+    pub fn with_replay_clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.replay = self.replay.with_clock(Arc::new(clock));
         self
     }
 
@@ -132,7 +142,7 @@ impl<C: CardManagement, S: KeyStore, K: Clock> MastercardPanless<C, S, K> {
 
     /// `GET /public-keys?data_type_to_secure=…`: the active `{keyIndex, publicRsaKey}`.
     pub fn public_keys(&self, data_type_to_secure: &str) -> Result<PublicKeysResponse, FlowError> {
-        let mut event = self.issuer.event(Operation::MastercardPublicKeys);
+        let mut event = self.issuer.attempt(Operation::MastercardPublicKeys);
         let result = if data_type_to_secure != PIN_BLOCK {
             Err(FlowError::request("data_type_to_secure"))
         } else {
@@ -147,23 +157,27 @@ impl<C: CardManagement, S: KeyStore, K: Clock> MastercardPanless<C, S, K> {
                 })
                 .map_err(|e| FlowError::new(Reason::Unexpected, e))
         };
-        self.issuer.finish(event, result)
+        event.finish(result)
     }
 
     /// `PUT /cards/{card_contract_id}/pin`, with the `Key-Index` header if sent.
     ///
-    /// See the type's documentation for the steps. Every attempt is audited.
+    /// See the type's documentation for the steps. Every attempt is audited,
+    /// a cancelled one too: if the future is dropped before it completes, the
+    /// event is recorded with the outcome `CANCELLED` and the cryptogram's
+    /// replay claim is given back, so the client's honest retry is not
+    /// refused as a replay.
     pub async fn set_pin(
         &self,
         card_contract_id: &str,
         key_index: Option<&str>,
         request: &SetPinRequest,
     ) -> Result<SetPinOutcome, FlowError> {
-        let mut event = self.issuer.event(Operation::MastercardSetPin);
+        let mut event = self.issuer.attempt(Operation::MastercardSetPin);
         let result = self
             .run(card_contract_id, key_index, request, &mut event)
             .await;
-        self.issuer.finish(event, result)
+        event.finish(result)
     }
 
     async fn run(
@@ -209,27 +223,21 @@ impl<C: CardManagement, S: KeyStore, K: Clock> MastercardPanless<C, S, K> {
                 let pin =
                     self.ring
                         .open_pin_block(index.as_str(), &cryptogram, Format::Iso1, None)?;
-                (
-                    pin,
-                    Some(self.replay.claim(&cryptogram, self.issuer.clock.now())?),
-                )
+                (pin, Some(self.replay.claim(&cryptogram)?))
             }
             // ISO format 0 under a ZPK is deterministic: the same PIN gives
             // the same block, so a repeat is no sign of a replay here.
             None => (self.open_shared(&target, &cryptogram)?, None),
         };
-        match self.issuer.store(&target, &pin).await {
-            Ok(cms) => Ok(SetPinOutcome {
-                http_status: 204,
-                cms,
-            }),
-            Err(e) => {
-                if let Some(claim) = claim {
-                    self.replay.release(claim);
-                }
-                Err(e)
-            }
+        // On an error, or if this future is dropped, the claim is given back.
+        let cms = self.issuer.store(&target, &pin).await?;
+        if let Some(claim) = claim {
+            claim.keep();
         }
+        Ok(SetPinOutcome {
+            http_status: 204,
+            cms,
+        })
     }
 
     fn open_shared(&self, target: &Target, block: &[u8]) -> Result<pinset_block::Pin, FlowError> {

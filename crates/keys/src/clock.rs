@@ -1,9 +1,9 @@
 //! Time, injected: the [`Clock`] trait, the system clock and a manual clock for tests.
 
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// A point in time: whole milliseconds since the Unix epoch, UTC.
 ///
@@ -155,6 +155,46 @@ impl Clock for SystemClock {
     }
 }
 
+/// A clock that never steps: the wall time when the process first read it,
+/// plus the time elapsed since on the operating system's monotonic clock.
+///
+/// For time-to-live checks within one process: Enfuce controlIds and
+/// tzpks, and Mastercard replay windows. An NTP step or a manual change of
+/// the wall clock moves [`SystemClock`] by hours; it does not move this one,
+/// so a forward step cannot expire every live control (or purge every
+/// replay fingerprint) at once, and a backward step cannot stretch a
+/// 30-second control. Every `MonotonicClock` in a process shares one anchor,
+/// so their readings compare.
+///
+/// Its readings drift from wall time by whatever the wall clock was slewed
+/// or stepped since the anchor: keep [`SystemClock`] for audit timestamps
+/// and for dates that must survive a restart (RSA key not-after dates and
+/// grace periods, which are exported).
+///
+/// ```
+/// use pinset_keys::{Clock, MonotonicClock};
+///
+/// let clock = MonotonicClock;
+/// let (a, b) = (clock.now(), MonotonicClock.now());
+/// assert!(b >= a); // one anchor: readings compare across instances
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MonotonicClock;
+
+impl MonotonicClock {
+    fn anchor() -> &'static (Instant, Timestamp) {
+        static ANCHOR: OnceLock<(Instant, Timestamp)> = OnceLock::new();
+        ANCHOR.get_or_init(|| (Instant::now(), SystemClock.now()))
+    }
+}
+
+impl Clock for MonotonicClock {
+    fn now(&self) -> Timestamp {
+        let (instant, wall) = Self::anchor();
+        wall.saturating_add(instant.elapsed())
+    }
+}
+
 /// A clock that moves only when told to, for exact tests of expiry.
 ///
 /// Clones share one time, so hand a clone to the ring or table and keep one
@@ -238,6 +278,21 @@ mod tests {
             Timestamp::from_system_time(UNIX_EPOCH - Duration::from_secs(1)),
             Timestamp::UNIX_EPOCH
         );
+    }
+
+    #[test]
+    fn monotonic_clock_never_goes_back_and_starts_at_wall_time() {
+        let wall_before = SystemClock.now();
+        let mut last = MonotonicClock.now();
+        assert!(last.as_unix_millis() >= Timestamp::from_unix_secs(1_600_000_000).as_unix_millis());
+        assert!(last >= MonotonicClock::anchor().1);
+        for _ in 0..10_000 {
+            let now = MonotonicClock.now();
+            assert!(now >= last);
+            last = now;
+        }
+        // The anchor was read from the wall clock, not made up.
+        assert!(MonotonicClock::anchor().1 <= SystemClock.now().max(wall_before));
     }
 
     #[test]

@@ -13,7 +13,7 @@ mod store;
 mod tzpk;
 mod zone;
 
-pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use clock::{Clock, ManualClock, MonotonicClock, SystemClock, Timestamp};
 pub use error::{ImportError, KeyError, StoreError, TzpkError};
 pub use ids::{ControlId, InvalidId, KeyIndex, PlasticRef, ZpkIndex};
 pub use kek::Kek;

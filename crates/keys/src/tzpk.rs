@@ -16,7 +16,7 @@ use pinset_envelope::{Kcv, RsaPadding, RsaPublicKey, TdesKey};
 use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
-use crate::{Clock, ControlId, PlasticRef, SystemClock, Timestamp, TzpkError};
+use crate::{Clock, ControlId, MonotonicClock, PlasticRef, Timestamp, TzpkError};
 
 /// How long a temporary key lives unless set otherwise: 30 seconds, as Enfuce's `controlId`.
 pub const DEFAULT_TZPK_TTL: Duration = Duration::from_secs(30);
@@ -116,16 +116,17 @@ struct Table {
 /// assert!(tzpks.take(&id, &plastic).is_err()); // AlreadyUsed
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub struct TemporaryKeys<C: Clock = SystemClock> {
+pub struct TemporaryKeys<C: Clock = MonotonicClock> {
     clock: C,
     ttl: Duration,
     table: Mutex<Table>,
 }
 
 impl TemporaryKeys {
-    /// An empty table on the system clock with the default 30-second TTL.
+    /// An empty table on the [`MonotonicClock`] with the default 30-second
+    /// TTL: a step of the wall clock neither expires nor stretches a key.
     pub fn new() -> Self {
-        TemporaryKeys::with_clock(SystemClock)
+        TemporaryKeys::with_clock(MonotonicClock)
     }
 }
 

@@ -23,8 +23,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use chacha20::ChaCha20Rng;
 use pinset_block::{ClearBlock, Format, Pan, Pin, iso0};
 use pinset_cms::{
-    CardContractId, CmsSnapshot, ContractState, MemoryCms, PlasticRecord, PlasticSequence,
-    PlasticStatus, StoredPin,
+    CardContractId, CardManagement, CmsSnapshot, ContractState, MemoryCms, PlasticRecord,
+    PlasticSequence, PlasticStatus, StoredPin,
 };
 use pinset_envelope::rsa::{self, WrappableKey};
 use pinset_envelope::{PinKey, RsaPadding, RsaPrivateKey, RsaPublicKey, TdesKey};
@@ -192,12 +192,12 @@ pub fn zone_keys() -> ZoneKeys {
 }
 
 /// An issuer on the sandbox CMS with a seeded RNG, `audit` and `clock`.
-pub fn issuer(
-    cms: MemoryCms,
+pub fn issuer<C: CardManagement>(
+    cms: C,
     policy: PinPolicy,
     audit: &Arc<MemoryAudit>,
     clock: &ManualClock,
-) -> Issuer<MemoryCms> {
+) -> Issuer<C> {
     Issuer::with_rng_seed(
         cms,
         zone_keys(),
@@ -311,7 +311,8 @@ impl Default for MpConfig {
 }
 
 /// The Mastercard Processing flow over the sandbox CMS, with its audit
-/// log, its manual clock (shared by the ring and the audit) and a device.
+/// log, its manual clock (shared by the ring, the replay window and the
+/// audit) and a device.
 pub struct Mp {
     pub flow: MpFlow,
     pub audit: Arc<MemoryAudit>,
@@ -336,7 +337,9 @@ impl MpConfig {
             &audit,
             &clock,
         );
-        let mut flow = MastercardPanless::new(issuer, ring).with_public_key_form(self.form);
+        let mut flow = MastercardPanless::new(issuer, ring)
+            .with_public_key_form(self.form)
+            .with_replay_clock(clock.clone());
         if self.shared_zpk {
             flow = flow.with_shared_zpk(ZpkIndex::new(SHARED_ZPK).expect("index"));
         }
