@@ -3,6 +3,8 @@
 //! Every target must return normally for any input: a panic is either a
 //! bug in the library or a broken invariant asserted here.
 
+pub mod flows;
+
 use std::sync::LazyLock;
 
 use chacha20::ChaCha20Rng;
