@@ -48,6 +48,21 @@ pub struct AuditEvent {
 }
 
 impl AuditEvent {
+    /// An event for `operation` at `at`, with nothing known yet and the outcome `OK`.
+    pub(crate) const fn new(at: Timestamp, operation: Operation) -> Self {
+        AuditEvent {
+            at,
+            operation,
+            audit_user: None,
+            masked_pan: None,
+            contract: None,
+            plastic: None,
+            key_index: None,
+            control: None,
+            outcome: AuditEvent::OK,
+        }
+    }
+
     /// The outcome of an attempt that succeeded.
     pub const OK: &'static str = "OK";
 

@@ -115,17 +115,7 @@ impl<C: CardManagement> Issuer<C> {
     pub(crate) fn attempt(&self, operation: Operation) -> Attempt<'_> {
         Attempt {
             sink: self.audit.as_ref(),
-            event: Some(AuditEvent {
-                at: self.clock.now(),
-                operation,
-                audit_user: None,
-                masked_pan: None,
-                contract: None,
-                plastic: None,
-                key_index: None,
-                control: None,
-                outcome: AuditEvent::OK,
-            }),
+            event: Some(AuditEvent::new(self.clock.now(), operation)),
         }
     }
 
@@ -211,17 +201,10 @@ impl Attempt<'_> {
 
 /// Never read: `Attempt::event` is `None` only inside `finish` and `drop`,
 /// after which no one can deref the attempt. It spares a panic path.
-static UNREACHABLE: AuditEvent = AuditEvent {
-    at: pinset_keys::Timestamp::UNIX_EPOCH,
-    operation: Operation::MastercardSetPin,
-    audit_user: None,
-    masked_pan: None,
-    contract: None,
-    plastic: None,
-    key_index: None,
-    control: None,
-    outcome: AuditEvent::CANCELLED,
-};
+static UNREACHABLE: AuditEvent = AuditEvent::new(
+    pinset_keys::Timestamp::UNIX_EPOCH,
+    Operation::MastercardSetPin,
+);
 
 impl std::ops::Deref for Attempt<'_> {
     type Target = AuditEvent;
