@@ -163,6 +163,22 @@ impl MemoryCms {
         }
     }
 
+    /// Hands the queued EMV scripts, oldest first, to the script host and
+    /// empties the queue, as a CMS's issuer-script delivery does. Without
+    /// it the queue grows with every PIN set.
+    ///
+    /// ```
+    /// use pinset_cms::MemoryCms;
+    ///
+    /// let cms = MemoryCms::new();
+    /// assert!(cms.take_emv_scripts().is_empty());
+    /// ```
+    pub fn take_emv_scripts(&self) -> Vec<EmvScript> {
+        self.lock()
+            .map(|mut s| std::mem::take(&mut s.emv_scripts))
+            .unwrap_or_default()
+    }
+
     /// A copy of everything the CMS holds.
     pub fn snapshot(&self) -> CmsSnapshot {
         self.lock().map(|s| s.clone()).unwrap_or_default()

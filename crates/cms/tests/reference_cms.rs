@@ -145,6 +145,20 @@ fn blocked_plastic_is_refused() {
 }
 
 #[test]
+fn the_script_host_takes_queued_scripts_once() {
+    let (cms, id) = setup();
+    block_on(cms.store_pin(request(id, "2"))).unwrap();
+    block_on(cms.store_pin(request(id, "2"))).unwrap();
+    let scripts = cms.take_emv_scripts();
+    assert_eq!(scripts.len(), 2);
+    assert!(scripts.iter().all(|s| s.command == EmvCommand::PinChange));
+    assert!(cms.take_emv_scripts().is_empty());
+    assert!(cms.snapshot().emv_scripts.is_empty());
+    // The PIN itself stays stored.
+    assert!(cms.snapshot().contracts[&id].plastics[1].pin.is_some());
+}
+
+#[test]
 fn debug_masks_pan_and_redacts_enciphered_blocks() {
     let (cms, id) = setup();
     let store = request(id, "2");
