@@ -63,6 +63,23 @@ impl EncryptedPinBlock {
         out
     }
 
+    /// Wraps enciphered bytes that another backend produced (an HSM's
+    /// output, say): 8 bytes of a TDES block or 16 of an AES block.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BlockLength`] for any other length.
+    pub fn from_bytes(format: Format, bytes: &[u8]) -> Result<Self, Error> {
+        if bytes.len() != format.block_len() {
+            return Err(Error::BlockLength {
+                format,
+                expected: format.block_len(),
+                found: bytes.len(),
+            });
+        }
+        Ok(Self::new(bytes))
+    }
+
     /// The enciphered bytes.
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..usize::from(self.len)]

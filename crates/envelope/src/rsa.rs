@@ -194,7 +194,15 @@ impl RsaPublicKey {
 
     /// The first 8 bytes of SHA-256 over the DER, as hex: names the key in logs.
     pub fn fingerprint(&self) -> String {
-        hex::encode_upper(&Sha256::digest(self.to_der())[..8])
+        hex::encode_upper(self.fingerprint_bytes())
+    }
+
+    /// The first 8 bytes of SHA-256 over the DER SubjectPublicKeyInfo.
+    pub fn fingerprint_bytes(&self) -> [u8; 8] {
+        let digest = Sha256::digest(self.to_der());
+        let mut out = [0u8; 8];
+        out.copy_from_slice(&digest[..8]);
+        out
     }
 
     /// Encrypts `msg` under this key. Prefer [`seal`](Self::seal) and [`wrap_key`](Self::wrap_key).

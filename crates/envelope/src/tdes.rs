@@ -5,6 +5,7 @@ use core::fmt;
 use cipher::{Array, BlockCipherDecrypt, BlockCipherEncrypt, KeyInit};
 use des::{TdesEde2, TdesEde3};
 use pinset_block::ClearBlock;
+use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
 use crate::{Error, Kcv};
@@ -92,6 +93,43 @@ impl TdesKey {
         Ok(this)
     }
 
+    /// A fresh double-length key from `rng`, with odd DES parity, as an HSM
+    /// generates one: a draw that breaks a strength rule (K1 = K2, a weak or
+    /// semi-weak half, about 2^-51 for a sound generator) is drawn again.
+    /// Enfuce's tzpk is such a key.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WeakKey`] if eight draws in a row were weak: the generator is broken.
+    ///
+    /// ```
+    /// use pinset_envelope::TdesKey;
+    /// use rand_core::SeedableRng;
+    ///
+    /// let key = TdesKey::generate_double(&mut chacha20::ChaCha20Rng::seed_from_u64(1))?;
+    /// assert_eq!(key.len(), 16);
+    /// assert!(key.expose_bytes().iter().all(|b| b.count_ones() % 2 == 1));
+    /// # Ok::<(), pinset_envelope::Error>(())
+    /// ```
+    pub fn generate_double<R: CryptoRng + ?Sized>(rng: &mut R) -> Result<Self, Error> {
+        let mut last = Error::WeakKey {
+            algorithm: "TDES",
+            rule: crate::WeakKey::SingleDes,
+        };
+        for _ in 0..8 {
+            let mut bytes = Zeroizing::new([0u8; 16]);
+            rng.fill_bytes(bytes.as_mut_slice());
+            for b in bytes.iter_mut() {
+                *b = odd_parity(*b);
+            }
+            match TdesKey::new(bytes.as_slice()) {
+                Err(e @ Error::WeakKey { .. }) => last = e,
+                key => return key,
+            }
+        }
+        Err(last)
+    }
+
     /// Key length in bytes: 16 or 24.
     #[allow(clippy::len_without_is_empty)] // a key is never empty
     pub fn len(&self) -> usize {
@@ -135,6 +173,16 @@ impl TdesKey {
     }
 }
 
+/// `b` with its low bit set so that it has an odd number of ones.
+fn odd_parity(b: u8) -> u8 {
+    let high = b & 0xFE;
+    if high.count_ones().is_multiple_of(2) {
+        high | 1
+    } else {
+        high
+    }
+}
+
 fn len_error(key: &[u8]) -> Error {
     Error::KeyLength {
         algorithm: "TDES",
@@ -149,5 +197,82 @@ impl fmt::Debug for TdesKey {
             .field("len", &self.len)
             .field("kcv", &self.kcv)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::convert::Infallible;
+
+    /// A generator that repeats one byte: every draw is single DES.
+    struct Stuck;
+
+    impl rand_core::TryRng for Stuck {
+        type Error = Infallible;
+        fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+            Ok(0x0101_0101)
+        }
+        fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+            Ok(0x0101_0101_0101_0101)
+        }
+        fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
+            dst.fill(0x01);
+            Ok(())
+        }
+    }
+
+    impl rand_core::TryCryptoRng for Stuck {}
+
+    /// Gives K1 = K2 (up to parity) on its first draw, then distinct bytes.
+    struct FirstDegenerate(u8);
+
+    impl rand_core::TryRng for FirstDegenerate {
+        type Error = Infallible;
+        fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+            Ok(0)
+        }
+        fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+            Ok(0)
+        }
+        fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
+            for (i, d) in dst.iter_mut().enumerate() {
+                *d = if self.0 == 0 {
+                    0x10 | u8::from(i >= 8)
+                } else {
+                    self.0.wrapping_mul(31).wrapping_add(i as u8 * 2)
+                };
+            }
+            self.0 += 1;
+            Ok(())
+        }
+    }
+
+    impl rand_core::TryCryptoRng for FirstDegenerate {}
+
+    #[test]
+    fn parity_is_odd() {
+        for b in 0..=255u8 {
+            assert_eq!(odd_parity(b).count_ones() % 2, 1);
+            assert_eq!(odd_parity(b) & 0xFE, b & 0xFE);
+        }
+    }
+
+    #[test]
+    fn a_weak_draw_is_drawn_again() {
+        let mut rng = FirstDegenerate(0);
+        let key = TdesKey::generate_double(&mut rng).unwrap();
+        assert_eq!(rng.0, 2, "the first draw must be thrown away");
+        let bytes = key.expose_bytes();
+        assert_ne!(bytes[..8], bytes[8..]);
+        assert!(bytes.iter().all(|b| b.count_ones() % 2 == 1));
+    }
+
+    #[test]
+    fn a_stuck_generator_is_refused() {
+        assert!(matches!(
+            TdesKey::generate_double(&mut Stuck),
+            Err(Error::WeakKey { .. })
+        ));
     }
 }

@@ -11,7 +11,6 @@ pub mod enfuce;
 mod error;
 mod issuer;
 pub mod mastercard;
-mod policy;
 mod replay;
 #[cfg(feature = "serde")]
 pub mod wire;
@@ -21,4 +20,4 @@ pub use enfuce::EnfuceSetPin;
 pub use error::{Detail, FlowError, Reason};
 pub use issuer::{Issuer, RngUnavailable};
 pub use mastercard::MastercardPanless;
-pub use policy::{PinPolicy, PolicyViolation};
+pub use pinset_module::{PinPolicy, PolicyViolation};

@@ -14,16 +14,11 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use pinset_envelope::{Kcv, RsaPadding, RsaPublicKey, TdesKey};
 use rand_core::CryptoRng;
-use zeroize::Zeroizing;
 
 use crate::{Clock, ControlId, MonotonicClock, PlasticRef, Timestamp, TzpkError};
 
 /// How long a temporary key lives unless set otherwise: 30 seconds, as Enfuce's `controlId`.
 pub const DEFAULT_TZPK_TTL: Duration = Duration::from_secs(30);
-
-/// Draws before a generator that only gives weak keys is called broken
-/// (a sound one draws K1 = K2 or a weak half with probability about 2^-51).
-const MAX_DRAWS: usize = 8;
 
 /// What [`TemporaryKeys::issue`] answers the device.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -291,31 +286,12 @@ impl<C: Clock> fmt::Debug for TemporaryKeys<C> {
     }
 }
 
-/// A 16-byte TDES key with odd parity from `rng` that passes the envelope's
-/// key-strength rules (K1 ≠ K2, no weak or semi-weak half).
+/// A fresh tzpk: see [`TdesKey::generate_double`].
 fn fresh_tzpk<R: CryptoRng + ?Sized>(rng: &mut R) -> Result<TdesKey, TzpkError> {
-    for _ in 0..MAX_DRAWS {
-        let mut bytes = Zeroizing::new([0u8; 16]);
-        rng.fill_bytes(bytes.as_mut_slice());
-        for b in bytes.iter_mut() {
-            *b = odd_parity(*b);
-        }
-        match TdesKey::new(bytes.as_slice()) {
-            Err(pinset_envelope::Error::WeakKey { .. }) => continue,
-            key => return Ok(key?),
-        }
-    }
-    Err(TzpkError::DegenerateRng)
-}
-
-/// `b` with its low bit set so that it has an odd number of ones.
-fn odd_parity(b: u8) -> u8 {
-    let high = b & 0xFE;
-    if high.count_ones().is_multiple_of(2) {
-        high | 1
-    } else {
-        high
-    }
+    TdesKey::generate_double(rng).map_err(|e| match e {
+        pinset_envelope::Error::WeakKey { .. } => TzpkError::DegenerateRng,
+        e => TzpkError::Envelope(e),
+    })
 }
 
 #[cfg(test)]
@@ -341,54 +317,6 @@ mod tests {
     }
 
     impl rand_core::TryCryptoRng for Stuck {}
-
-    /// Gives K1 = K2 (up to parity) on its first draw, then counts up.
-    struct FirstDegenerate(u8);
-
-    impl rand_core::TryRng for FirstDegenerate {
-        type Error = Infallible;
-        fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-            Ok(0)
-        }
-        fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-            Ok(0)
-        }
-        fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-            for (i, d) in dst.iter_mut().enumerate() {
-                // Draw 0: halves differ only in parity bits; later draws: distinct bytes.
-                *d = if self.0 == 0 {
-                    0x10 | u8::from(i >= 8)
-                } else {
-                    self.0.wrapping_mul(31).wrapping_add(i as u8 * 2)
-                };
-            }
-            self.0 += 1;
-            Ok(())
-        }
-    }
-
-    impl rand_core::TryCryptoRng for FirstDegenerate {}
-
-    #[test]
-    fn parity_is_odd() {
-        for b in 0..=255u8 {
-            assert_eq!(odd_parity(b).count_ones() % 2, 1);
-            assert_eq!(odd_parity(b) & 0xFE, b & 0xFE);
-        }
-    }
-
-    #[test]
-    fn degenerate_draw_is_redrawn() {
-        let mut rng = FirstDegenerate(0);
-        let key = fresh_tzpk(&mut rng);
-        assert!(key.is_ok());
-        assert_eq!(rng.0, 2, "the first draw must be thrown away");
-        if let Ok(key) = key {
-            let bytes = key.expose_bytes();
-            assert_ne!(bytes[..8], bytes[8..]);
-            assert!(bytes.iter().all(|b| b.count_ones() % 2 == 1));
-        }
-    }
 
     #[test]
     fn stuck_rng_is_refused() {

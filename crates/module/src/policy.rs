@@ -30,7 +30,7 @@ pub enum PolicyViolation {
 ///
 /// ```
 /// use pinset_block::Pin;
-/// use pinset_flow::{PinPolicy, PolicyViolation};
+/// use pinset_module::{PinPolicy, PolicyViolation};
 ///
 /// let policy = PinPolicy::default().with_length(4, 6).rejecting_weak_pins(true);
 /// assert_eq!(policy.check(&Pin::new("1234")?), Err(PolicyViolation::Sequential));

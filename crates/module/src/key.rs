@@ -1,0 +1,217 @@
+//! Key handles: what the host holds instead of key material.
+
+use core::fmt;
+
+use pinset_envelope::Kcv;
+
+/// What a key may be used for. Every key in a module carries one, and the
+/// module checks it on every operation: a key tagged for one purpose is
+/// never used for another (PCI PIN: one purpose per key).
+///
+/// ```
+/// use pinset_module::KeyPurpose;
+///
+/// assert_eq!(KeyPurpose::PinEncryption.to_string(), "PIN encryption");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum KeyPurpose {
+    /// Encrypts PIN blocks and nothing else (a ZPK, a tzpk, or an RSA PIN key).
+    PinEncryption,
+    /// Encrypts other keys for transport (a ZMK or KEK).
+    KeyEncryption,
+    /// Encrypts general data.
+    DataEncryption,
+}
+
+impl KeyPurpose {
+    /// The purpose in words, such as `PIN encryption`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            KeyPurpose::PinEncryption => "PIN encryption",
+            KeyPurpose::KeyEncryption => "key encryption",
+            KeyPurpose::DataEncryption => "data encryption",
+        }
+    }
+
+    /// The byte that stands for it in pinset's key exports. Stable.
+    pub const fn code(self) -> u8 {
+        match self {
+            KeyPurpose::PinEncryption => 1,
+            KeyPurpose::KeyEncryption => 2,
+            KeyPurpose::DataEncryption => 3,
+        }
+    }
+
+    /// The purpose an export byte stands for.
+    pub const fn from_code(code: u8) -> Option<Self> {
+        match code {
+            1 => Some(KeyPurpose::PinEncryption),
+            2 => Some(KeyPurpose::KeyEncryption),
+            3 => Some(KeyPurpose::DataEncryption),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for KeyPurpose {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+/// The algorithm and size of a key in a module.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum KeyAlgorithm {
+    /// Double-length TDES (16 bytes, K1 K2 K1).
+    Tdes2,
+    /// Triple-length TDES (24 bytes).
+    Tdes3,
+    /// AES-128.
+    Aes128,
+    /// AES-192.
+    Aes192,
+    /// AES-256.
+    Aes256,
+    /// An RSA key pair of this many modulus bits (2048 to 4096).
+    Rsa {
+        /// Modulus bits.
+        bits: u16,
+    },
+}
+
+impl KeyAlgorithm {
+    /// The symmetric algorithm of a key of `len` bytes: TDES for 16 and 24
+    /// unless `aes`, AES for 16, 24 and 32 if `aes`.
+    pub const fn symmetric(len: usize, aes: bool) -> Option<Self> {
+        match (len, aes) {
+            (16, false) => Some(KeyAlgorithm::Tdes2),
+            (24, false) => Some(KeyAlgorithm::Tdes3),
+            (16, true) => Some(KeyAlgorithm::Aes128),
+            (24, true) => Some(KeyAlgorithm::Aes192),
+            (32, true) => Some(KeyAlgorithm::Aes256),
+            _ => None,
+        }
+    }
+
+    /// Whether it is TDES (either length).
+    pub const fn is_tdes(self) -> bool {
+        matches!(self, KeyAlgorithm::Tdes2 | KeyAlgorithm::Tdes3)
+    }
+
+    /// Whether it is AES (any length).
+    pub const fn is_aes(self) -> bool {
+        matches!(
+            self,
+            KeyAlgorithm::Aes128 | KeyAlgorithm::Aes192 | KeyAlgorithm::Aes256
+        )
+    }
+
+    /// Key length in bytes of a symmetric key; `None` for RSA.
+    pub const fn key_len(self) -> Option<usize> {
+        match self {
+            KeyAlgorithm::Tdes2 | KeyAlgorithm::Aes128 => Some(16),
+            KeyAlgorithm::Tdes3 | KeyAlgorithm::Aes192 => Some(24),
+            KeyAlgorithm::Aes256 => Some(32),
+            KeyAlgorithm::Rsa { .. } => None,
+        }
+    }
+}
+
+impl fmt::Display for KeyAlgorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyAlgorithm::Tdes2 => f.write_str("TDES-2key"),
+            KeyAlgorithm::Tdes3 => f.write_str("TDES-3key"),
+            KeyAlgorithm::Aes128 => f.write_str("AES-128"),
+            KeyAlgorithm::Aes192 => f.write_str("AES-192"),
+            KeyAlgorithm::Aes256 => f.write_str("AES-256"),
+            KeyAlgorithm::Rsa { bits } => write!(f, "RSA-{bits}"),
+        }
+    }
+}
+
+/// What names a key without revealing it: the KCV of a symmetric key, or the
+/// first 8 bytes of SHA-256 over an RSA key's DER SubjectPublicKeyInfo.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KeyCheck {
+    /// A symmetric key's check value.
+    Kcv(Kcv),
+    /// An RSA key's public fingerprint.
+    Fingerprint([u8; 8]),
+}
+
+impl fmt::Display for KeyCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyCheck::Kcv(kcv) => write!(f, "KCV {kcv}"),
+            KeyCheck::Fingerprint(bytes) => {
+                f.write_str("fingerprint ")?;
+                bytes.iter().try_for_each(|b| write!(f, "{b:02X}"))
+            }
+        }
+    }
+}
+
+/// A handle to a key held by a [`SecurityModule`](crate::SecurityModule):
+/// its module-assigned id, algorithm, purpose and check value, never its
+/// material.
+///
+/// A handle is only meaningful to the module that issued it; another
+/// module answers [`ModuleError::UnknownKey`](crate::ModuleError::UnknownKey).
+/// Handles are plain data: store them, log them, compare them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct KeyRef {
+    id: String,
+    algorithm: KeyAlgorithm,
+    purpose: KeyPurpose,
+    check: KeyCheck,
+}
+
+impl KeyRef {
+    /// A handle. Backends build them; the host only passes them back.
+    pub fn new(
+        id: impl Into<String>,
+        algorithm: KeyAlgorithm,
+        purpose: KeyPurpose,
+        check: KeyCheck,
+    ) -> Self {
+        KeyRef {
+            id: id.into(),
+            algorithm,
+            purpose,
+            check,
+        }
+    }
+
+    /// The module's id for the key (an object label, a counter): no secret.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The algorithm and size.
+    pub fn algorithm(&self) -> KeyAlgorithm {
+        self.algorithm
+    }
+
+    /// What the key may be used for.
+    pub fn purpose(&self) -> KeyPurpose {
+        self.purpose
+    }
+
+    /// Its KCV or fingerprint.
+    pub fn check(&self) -> KeyCheck {
+        self.check
+    }
+}
+
+impl fmt::Display for KeyRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} for {} ({})",
+            self.algorithm, self.id, self.purpose, self.check
+        )
+    }
+}

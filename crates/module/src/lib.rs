@@ -1,0 +1,185 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+#![warn(missing_docs)]
+
+mod error;
+mod key;
+mod policy;
+#[cfg(feature = "software")]
+mod software;
+
+use core::future::Future;
+
+pub use error::{ErrorClass, ModuleError};
+pub use key::{KeyAlgorithm, KeyCheck, KeyPurpose, KeyRef};
+use pinset_block::{Format, Pan};
+pub use pinset_envelope::{EncryptedPinBlock, RsaPadding, RsaPublicKey};
+pub use policy::{PinPolicy, PolicyViolation};
+#[cfg(feature = "software")]
+pub use software::SoftwareModule;
+
+/// Where a PIN block to translate comes from.
+#[derive(Clone, Copy, Debug)]
+pub enum PinSource<'a> {
+    /// A device's RSA cryptogram of a clear PIN block (formats 0 to 3; both
+    /// seed flows send format 1) under an RSA PIN key.
+    Rsa {
+        /// The RSA private key's handle.
+        key: &'a KeyRef,
+        /// The padding the device used.
+        padding: RsaPadding,
+        /// The cryptogram.
+        cryptogram: &'a [u8],
+        /// The clear block's format.
+        format: Format,
+    },
+    /// A PIN block enciphered under a symmetric PIN key (a ZPK or tzpk).
+    Symmetric {
+        /// The key's handle.
+        key: &'a KeyRef,
+        /// The block's format.
+        format: Format,
+        /// The enciphered block: 8 bytes (TDES) or 16 (AES, format 4).
+        block: &'a [u8],
+    },
+}
+
+impl PinSource<'_> {
+    /// The source block's format.
+    pub fn format(&self) -> Format {
+        match self {
+            PinSource::Rsa { format, .. } | PinSource::Symmetric { format, .. } => *format,
+        }
+    }
+
+    /// The source key's handle.
+    pub fn key(&self) -> &KeyRef {
+        match self {
+            PinSource::Rsa { key, .. } | PinSource::Symmetric { key, .. } => key,
+        }
+    }
+}
+
+/// A PIN translation: read the source block, check the PCI rule and the
+/// policy, and re-encipher under the destination key, all inside the module.
+///
+/// The clear block and the PIN never cross the seam.
+#[derive(Clone, Copy, Debug)]
+pub struct TranslatePin<'a> {
+    /// Where the PIN comes from.
+    pub source: PinSource<'a>,
+    /// The destination key's handle.
+    pub destination: &'a KeyRef,
+    /// The destination format (0, 3 or 4 for a PAN-bound block).
+    pub format: Format,
+    /// The PAN, for PAN-bound formats on either side.
+    pub pan: Option<&'a Pan>,
+    /// Checked inside the module on the clear PIN, if given.
+    pub policy: Option<&'a PinPolicy>,
+}
+
+/// A PIN security module: keys stay inside it, and PIN blocks are
+/// translated inside it. The host holds [`KeyRef`] handles only.
+///
+/// This is pinset's provider seam, in the manner of rustls's
+/// `CryptoProvider`: choose one module value at construction and hand it to
+/// the key stores and flows. [`SoftwareModule`] (feature `software`, on by
+/// default) keeps keys in process memory; HSM backends keep them in the
+/// device. Modelled on AWS Payment Cryptography's TranslatePinData and
+/// payShield's PIN-translate host commands.
+///
+/// Every operation is async, so an HSM round trip never blocks an executor,
+/// and every failure has an [`ErrorClass`]: an unreachable module is
+/// [`ErrorClass::Unavailable`] (retry; nothing changed), never an invalid
+/// PIN block.
+pub trait SecurityModule: Send + Sync {
+    /// The backend's name, such as `software`.
+    fn name(&self) -> &'static str;
+
+    /// Imports a symmetric key in the clear (tests and migration only; in
+    /// production keys arrive wrapped).
+    ///
+    /// # Errors
+    ///
+    /// [`ModuleError::KeyMaterial`] for a length `algorithm` does not take
+    /// or a weak key (single DES in disguise, DES weak parts, all zero).
+    fn import_symmetric(
+        &self,
+        algorithm: KeyAlgorithm,
+        purpose: KeyPurpose,
+        material: &[u8],
+    ) -> impl Future<Output = Result<KeyRef, ModuleError>> + Send;
+
+    /// Imports an RSA private key from PKCS#8 or PKCS#1 DER.
+    ///
+    /// # Errors
+    ///
+    /// [`ModuleError::KeyMaterial`] for anything but a 2048- to 4096-bit RSA
+    /// key with an odd public exponent of at least 65537.
+    fn import_rsa_private(
+        &self,
+        purpose: KeyPurpose,
+        der: &[u8],
+    ) -> impl Future<Output = Result<KeyRef, ModuleError>> + Send;
+
+    /// Generates an RSA key pair of `bits` inside the module.
+    ///
+    /// # Errors
+    ///
+    /// [`ModuleError::KeyMaterial`] for a size outside 2048 to 4096.
+    fn generate_rsa(
+        &self,
+        bits: usize,
+        purpose: KeyPurpose,
+    ) -> impl Future<Output = Result<(KeyRef, RsaPublicKey), ModuleError>> + Send;
+
+    /// The public half of an RSA key pair.
+    ///
+    /// # Errors
+    ///
+    /// [`ModuleError::UnknownKey`], or [`ModuleError::WrongAlgorithm`] for a symmetric key.
+    fn rsa_public_key(
+        &self,
+        key: &KeyRef,
+    ) -> impl Future<Output = Result<RsaPublicKey, ModuleError>> + Send;
+
+    /// Generates a temporary zone PIN key (Enfuce's tzpk: 16-byte TDES, odd
+    /// parity, no weak half) and returns its handle with the key wrapped
+    /// under the device's RSA key with `padding`.
+    ///
+    /// # Errors
+    ///
+    /// [`ModuleError::Unsupported`] for a padding the backend cannot wrap
+    /// with; [`ModuleError::Rng`] if no strong key could be drawn.
+    fn generate_tzpk(
+        &self,
+        device_key: &RsaPublicKey,
+        padding: RsaPadding,
+    ) -> impl Future<Output = Result<(KeyRef, Vec<u8>), ModuleError>> + Send;
+
+    /// Translates a PIN block; see [`TranslatePin`].
+    ///
+    /// # Errors
+    ///
+    /// In this order: [`ModuleError::TranslationNotAllowed`] (checked before
+    /// anything is deciphered), [`ModuleError::UnknownKey`],
+    /// [`ModuleError::WrongPurpose`] and [`ModuleError::WrongAlgorithm`] for
+    /// either key, [`ModuleError::Undecryptable`] for a source that cannot
+    /// be read, [`ModuleError::Policy`], and [`ModuleError::Unavailable`]
+    /// or [`ModuleError::Unsupported`] from the backend.
+    fn translate(
+        &self,
+        request: &TranslatePin<'_>,
+    ) -> impl Future<Output = Result<EncryptedPinBlock, ModuleError>> + Send;
+
+    /// Destroys a key. Its handle answers [`ModuleError::UnknownKey`] afterwards.
+    ///
+    /// # Errors
+    ///
+    /// [`ModuleError::UnknownKey`] if it was not there.
+    fn destroy(&self, key: &KeyRef) -> impl Future<Output = Result<(), ModuleError>> + Send;
+}

@@ -1,0 +1,344 @@
+//! The software security module: RustCrypto keys in process memory.
+//!
+//! For development, tests and issuers whose threat model allows keys in
+//! host memory. Every key zeroizes when its last use ends; the clear PIN
+//! exists only inside [`SecurityModule::translate`], in zeroizing types.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use chacha20::ChaCha20Rng;
+use pinset_block::{Format, Pan, Pin};
+use pinset_envelope::rsa::{self, RsaPrivateKey};
+use pinset_envelope::{AesKey, EncryptedPinBlock, PinKey, RsaPadding, RsaPublicKey, TdesKey};
+use rand_core::{Rng, SeedableRng, TryRng};
+
+use crate::{
+    KeyAlgorithm, KeyCheck, KeyPurpose, KeyRef, ModuleError, PinSource, SecurityModule,
+    TranslatePin,
+};
+
+const NAME: &str = "software";
+
+/// Key material as the software module keeps it.
+#[derive(Clone)]
+enum Material {
+    Pin(Arc<PinKey>),
+    Rsa(Arc<RsaPrivateKey>),
+}
+
+/// A [`SecurityModule`] on RustCrypto: TDES and AES from `des` and `aes`,
+/// RSA from `rsa` 0.10 (constant-time arithmetic, blinding, implicit
+/// rejection for PKCS#1 v1.5). The default backend.
+///
+/// Handles are `sw-1`, `sw-2`, … in issue order. One ChaCha20 generator,
+/// seeded from the operating system once, supplies fill digits and keys.
+///
+/// ```
+/// use pinset_block::{Format, Pan, Pin};
+/// use pinset_envelope::{PinKey, TdesKey};
+/// use pinset_module::{KeyAlgorithm, KeyPurpose, PinSource, SecurityModule, SoftwareModule, TranslatePin};
+/// use rand_core::SeedableRng;
+///
+/// # pollster::block_on(async {
+/// let module = SoftwareModule::new()?;
+/// let tzpk_bytes = hex::decode("0123456789ABCDEFFEDCBA9876543210")?;
+/// let zpk_bytes = hex::decode("F94B8CD62A20B85AA9B8E06DB6B0BA6785EC029CB604E861")?;
+/// let tzpk = module.import_symmetric(KeyAlgorithm::Tdes2, KeyPurpose::PinEncryption, &tzpk_bytes).await?;
+/// let zpk = module.import_symmetric(KeyAlgorithm::Tdes3, KeyPurpose::PinEncryption, &zpk_bytes).await?;
+///
+/// // The device enciphers format 1 under the tzpk...
+/// let mut rng = chacha20::ChaCha20Rng::seed_from_u64(1);
+/// let device = PinKey::from(TdesKey::new(&tzpk_bytes)?);
+/// let block = device.seal(Format::Iso1, &Pin::new("7580")?, None, &mut rng)?;
+///
+/// // ...and the module translates it to format 0 under the ZPK: no clear PIN in the host.
+/// let pan = Pan::new("5141576351968605")?;
+/// let iso0 = module.translate(&TranslatePin {
+///     source: PinSource::Symmetric { key: &tzpk, format: Format::Iso1, block: block.as_bytes() },
+///     destination: &zpk,
+///     format: Format::Iso0,
+///     pan: Some(&pan),
+///     policy: None,
+/// }).await?;
+/// let zpk_clear = PinKey::from(TdesKey::new(&zpk_bytes)?);
+/// assert_eq!(zpk_clear.open(Format::Iso0, iso0.as_bytes(), Some(&pan))?.expose_digits(), b"7580");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+pub struct SoftwareModule {
+    keys: Mutex<HashMap<String, (KeyRef, Material)>>,
+    next_id: AtomicU64,
+    rng: Mutex<ChaCha20Rng>,
+}
+
+impl SoftwareModule {
+    /// An empty module whose generator is seeded from the operating system.
+    ///
+    /// # Errors
+    ///
+    /// [`ModuleError::Rng`] if the OS random source fails.
+    pub fn new() -> Result<Self, ModuleError> {
+        let mut seed = [0u8; 32];
+        getrandom::SysRng
+            .try_fill_bytes(&mut seed)
+            .map_err(|_| ModuleError::Rng)?;
+        Ok(Self::with_rng_seed(seed))
+    }
+
+    /// An empty module with a fixed generator seed: for reproducible tests only.
+    pub fn with_rng_seed(seed: [u8; 32]) -> Self {
+        SoftwareModule {
+            keys: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+            rng: Mutex::new(ChaCha20Rng::from_seed(seed)),
+        }
+    }
+
+    fn poisoned() -> ModuleError {
+        ModuleError::Unavailable {
+            module: NAME,
+            reason: "a lock was poisoned by a panic in another thread".into(),
+        }
+    }
+
+    fn with_rng<T>(&self, f: impl FnOnce(&mut ChaCha20Rng) -> T) -> Result<T, ModuleError> {
+        let mut rng = self.rng.lock().map_err(|_| Self::poisoned())?;
+        Ok(f(&mut rng))
+    }
+
+    fn insert(
+        &self,
+        algorithm: KeyAlgorithm,
+        purpose: KeyPurpose,
+        check: KeyCheck,
+        material: Material,
+    ) -> Result<KeyRef, ModuleError> {
+        let id = format!("sw-{}", self.next_id.fetch_add(1, Ordering::Relaxed));
+        let handle = KeyRef::new(id.clone(), algorithm, purpose, check);
+        self.keys
+            .lock()
+            .map_err(|_| Self::poisoned())?
+            .insert(id, (handle.clone(), material));
+        Ok(handle)
+    }
+
+    /// The material behind `handle`, if the module issued exactly this handle.
+    fn material(&self, handle: &KeyRef) -> Result<Material, ModuleError> {
+        let keys = self.keys.lock().map_err(|_| Self::poisoned())?;
+        match keys.get(handle.id()) {
+            // A handle whose purpose or algorithm was edited is not ours.
+            Some((stored, material)) if stored == handle => Ok(material.clone()),
+            _ => Err(ModuleError::UnknownKey(handle.id().to_owned())),
+        }
+    }
+
+    fn pin_key(&self, handle: &KeyRef, format: Format) -> Result<Arc<PinKey>, ModuleError> {
+        require_pin_purpose(handle)?;
+        let Material::Pin(key) = self.material(handle)? else {
+            return Err(ModuleError::WrongAlgorithm {
+                algorithm: handle.algorithm(),
+                what: "carry a symmetric PIN block",
+            });
+        };
+        let fits = match format {
+            Format::Iso4 => handle.algorithm().is_aes(),
+            _ => handle.algorithm().is_tdes(),
+        };
+        if !fits {
+            return Err(ModuleError::WrongAlgorithm {
+                algorithm: handle.algorithm(),
+                what: if format == Format::Iso4 {
+                    "carry ISO format 4 PIN blocks (AES only)"
+                } else {
+                    "carry ISO formats 0 to 3 (TDES only)"
+                },
+            });
+        }
+        Ok(key)
+    }
+
+    fn rsa_key(&self, handle: &KeyRef) -> Result<Arc<RsaPrivateKey>, ModuleError> {
+        match self.material(handle)? {
+            Material::Rsa(key) => Ok(key),
+            Material::Pin(_) => Err(ModuleError::WrongAlgorithm {
+                algorithm: handle.algorithm(),
+                what: "decrypt an RSA cryptogram",
+            }),
+        }
+    }
+
+    /// Reads the source PIN: everything that can go wrong here is one class.
+    fn open(&self, source: &PinSource<'_>, pan: Option<&Pan>) -> Result<Pin, ModuleError> {
+        match *source {
+            PinSource::Rsa {
+                key,
+                padding,
+                cryptogram,
+                format,
+            } => {
+                require_pin_purpose(key)?;
+                let private = self.rsa_key(key)?;
+                rsa::open(private.as_ref(), padding, cryptogram, format, pan)
+                    .map_err(ModuleError::Undecryptable)
+            }
+            PinSource::Symmetric { key, format, block } => self
+                .pin_key(key, format)?
+                .open(format, block, pan)
+                .map_err(ModuleError::Undecryptable),
+        }
+    }
+}
+
+fn require_pin_purpose(handle: &KeyRef) -> Result<(), ModuleError> {
+    if handle.purpose() == KeyPurpose::PinEncryption {
+        Ok(())
+    } else {
+        Err(ModuleError::WrongPurpose {
+            key: handle.id().to_owned(),
+            expected: KeyPurpose::PinEncryption,
+            found: handle.purpose(),
+        })
+    }
+}
+
+fn rsa_handle_parts(public: &RsaPublicKey) -> Result<(KeyAlgorithm, KeyCheck), ModuleError> {
+    let bits = u16::try_from(public.bits()).map_err(|_| {
+        ModuleError::KeyMaterial(pinset_envelope::Error::RsaKeySize {
+            bits: public.bits(),
+        })
+    })?;
+    Ok((
+        KeyAlgorithm::Rsa { bits },
+        KeyCheck::Fingerprint(public.fingerprint_bytes()),
+    ))
+}
+
+impl SecurityModule for SoftwareModule {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    async fn import_symmetric(
+        &self,
+        algorithm: KeyAlgorithm,
+        purpose: KeyPurpose,
+        material: &[u8],
+    ) -> Result<KeyRef, ModuleError> {
+        if algorithm.key_len() != Some(material.len()) {
+            return Err(ModuleError::KeyMaterial(
+                pinset_envelope::Error::KeyLength {
+                    algorithm: if algorithm.is_aes() { "AES" } else { "TDES" },
+                    expected: "the length of the algorithm named",
+                    found: material.len(),
+                },
+            ));
+        }
+        let key = if algorithm.is_aes() {
+            PinKey::from(AesKey::new(material).map_err(ModuleError::KeyMaterial)?)
+        } else {
+            PinKey::from(TdesKey::new(material).map_err(ModuleError::KeyMaterial)?)
+        };
+        let check = KeyCheck::Kcv(key.kcv());
+        self.insert(algorithm, purpose, check, Material::Pin(Arc::new(key)))
+    }
+
+    async fn import_rsa_private(
+        &self,
+        purpose: KeyPurpose,
+        der: &[u8],
+    ) -> Result<KeyRef, ModuleError> {
+        let key = RsaPrivateKey::from_der(der).map_err(ModuleError::KeyMaterial)?;
+        let (algorithm, check) = rsa_handle_parts(&key.public_key())?;
+        self.insert(algorithm, purpose, check, Material::Rsa(Arc::new(key)))
+    }
+
+    async fn generate_rsa(
+        &self,
+        bits: usize,
+        purpose: KeyPurpose,
+    ) -> Result<(KeyRef, RsaPublicKey), ModuleError> {
+        // Seeded outside the lock: generation takes a while.
+        let mut seed = [0u8; 32];
+        self.with_rng(|rng| rng.fill_bytes(&mut seed))?;
+        let key = RsaPrivateKey::generate(bits, &mut ChaCha20Rng::from_seed(seed))
+            .map_err(ModuleError::KeyMaterial)?;
+        let public = key.public_key();
+        let (algorithm, check) = rsa_handle_parts(&public)?;
+        let handle = self.insert(algorithm, purpose, check, Material::Rsa(Arc::new(key)))?;
+        Ok((handle, public))
+    }
+
+    async fn rsa_public_key(&self, key: &KeyRef) -> Result<RsaPublicKey, ModuleError> {
+        Ok(self.rsa_key(key)?.public_key())
+    }
+
+    async fn generate_tzpk(
+        &self,
+        device_key: &RsaPublicKey,
+        padding: RsaPadding,
+    ) -> Result<(KeyRef, Vec<u8>), ModuleError> {
+        let (key, wrapped) = self.with_rng(|rng| {
+            let key = TdesKey::generate_double(rng).map_err(|_| ModuleError::Rng)?;
+            let wrapped = device_key
+                .wrap_key(&key, padding, rng)
+                .map_err(ModuleError::KeyMaterial)?;
+            Ok::<_, ModuleError>((key, wrapped))
+        })??;
+        let check = KeyCheck::Kcv(key.kcv());
+        let handle = self.insert(
+            KeyAlgorithm::Tdes2,
+            KeyPurpose::PinEncryption,
+            check,
+            Material::Pin(Arc::new(PinKey::from(key))),
+        )?;
+        Ok((handle, wrapped))
+    }
+
+    async fn translate(
+        &self,
+        request: &TranslatePin<'_>,
+    ) -> Result<EncryptedPinBlock, ModuleError> {
+        let from = request.source.format();
+        if !from.may_translate_to(request.format) {
+            return Err(ModuleError::TranslationNotAllowed {
+                from,
+                to: request.format,
+            });
+        }
+        for format in [from, request.format] {
+            if format.is_pan_bound() && request.pan.is_none() {
+                return Err(ModuleError::PanRequired(format));
+            }
+        }
+        // Both keys are checked before anything is deciphered.
+        let destination = self.pin_key(request.destination, request.format)?;
+        let pin = self.open(&request.source, request.pan)?;
+        if let Some(policy) = request.policy {
+            policy.check(&pin)?;
+        }
+        self.with_rng(|rng| destination.seal(request.format, &pin, request.pan, rng))?
+            .map_err(ModuleError::KeyMaterial)
+    }
+
+    async fn destroy(&self, key: &KeyRef) -> Result<(), ModuleError> {
+        let mut keys = self.keys.lock().map_err(|_| Self::poisoned())?;
+        match keys.get(key.id()) {
+            Some((stored, _)) if stored == key => {
+                keys.remove(key.id());
+                Ok(())
+            }
+            _ => Err(ModuleError::UnknownKey(key.id().to_owned())),
+        }
+    }
+}
+
+impl core::fmt::Debug for SoftwareModule {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let keys = self.keys.lock().map(|k| k.len()).unwrap_or_default();
+        f.debug_struct("SoftwareModule")
+            .field("keys", &keys)
+            .finish_non_exhaustive()
+    }
+}
