@@ -2,7 +2,10 @@
 
 use core::fmt;
 
+use pinset_block::Format;
 use pinset_envelope::Kcv;
+
+use crate::ModuleError;
 
 /// What a key may be used for. Every key in a module carries one, and the
 /// module checks it on every operation: a key tagged for one purpose is
@@ -203,6 +206,51 @@ impl KeyRef {
     /// Its KCV or fingerprint.
     pub fn check(&self) -> KeyCheck {
         self.check
+    }
+
+    /// Refuses the key unless it is tagged for `purpose`.
+    ///
+    /// # Errors
+    ///
+    /// [`ModuleError::WrongPurpose`].
+    pub fn require_purpose(&self, purpose: KeyPurpose) -> Result<(), ModuleError> {
+        if self.purpose == purpose {
+            Ok(())
+        } else {
+            Err(ModuleError::WrongPurpose {
+                key: self.id.clone(),
+                expected: purpose,
+                found: self.purpose,
+            })
+        }
+    }
+
+    /// Refuses the key unless it is a PIN-encryption key that can carry
+    /// `format`: TDES for formats 0 to 3, AES for format 4.
+    ///
+    /// # Errors
+    ///
+    /// [`ModuleError::WrongPurpose`] or [`ModuleError::WrongAlgorithm`].
+    pub fn require_pin_key_for(&self, format: Format) -> Result<(), ModuleError> {
+        self.require_purpose(KeyPurpose::PinEncryption)?;
+        let (fits, what) = match format {
+            Format::Iso4 => (
+                self.algorithm.is_aes(),
+                "carry ISO format 4 PIN blocks (AES only)",
+            ),
+            _ => (
+                self.algorithm.is_tdes(),
+                "carry ISO formats 0 to 3 (TDES only)",
+            ),
+        };
+        if fits {
+            Ok(())
+        } else {
+            Err(ModuleError::WrongAlgorithm {
+                algorithm: self.algorithm,
+                what,
+            })
+        }
     }
 }
 

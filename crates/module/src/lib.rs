@@ -82,6 +82,31 @@ pub struct TranslatePin<'a> {
     pub policy: Option<&'a PinPolicy>,
 }
 
+impl TranslatePin<'_> {
+    /// The checks on formats every backend makes first, before it touches a
+    /// key: the PCI rule ([`Format::may_translate_to`]) and a PAN for every
+    /// PAN-bound side.
+    ///
+    /// # Errors
+    ///
+    /// [`ModuleError::TranslationNotAllowed`] or [`ModuleError::PanRequired`].
+    pub fn check_formats(&self) -> Result<(), ModuleError> {
+        let from = self.source.format();
+        if !from.may_translate_to(self.format) {
+            return Err(ModuleError::TranslationNotAllowed {
+                from,
+                to: self.format,
+            });
+        }
+        for format in [from, self.format] {
+            if format.is_pan_bound() && self.pan.is_none() {
+                return Err(ModuleError::PanRequired(format));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A PIN security module: keys stay inside it, and PIN blocks are
 /// translated inside it. The host holds [`KeyRef`] handles only.
 ///

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use chacha20::ChaCha20Rng;
 use pinset_block::{Format, Pan, Pin};
-use pinset_envelope::rsa::{self, RsaPrivateKey};
+use pinset_envelope::rsa::{self, RsaDecryptor, RsaPrivateKey};
 use pinset_envelope::{AesKey, EncryptedPinBlock, PinKey, RsaPadding, RsaPublicKey, TdesKey};
 use rand_core::{Rng, SeedableRng, TryRng};
 
@@ -25,7 +25,31 @@ const NAME: &str = "software";
 #[derive(Clone)]
 enum Material {
     Pin(Arc<PinKey>),
-    Rsa(Arc<RsaPrivateKey>),
+    Rsa(Arc<dyn RsaDecryptor>),
+}
+
+/// Which library performs the RSA private-key operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RsaEngine {
+    /// `rsa` 0.10: constant-time arithmetic, blinding, implicit rejection.
+    RustCrypto,
+}
+
+impl RsaEngine {
+    fn load(self, der: &[u8]) -> Result<Arc<dyn RsaDecryptor>, ModuleError> {
+        let key = RsaPrivateKey::from_der(der).map_err(ModuleError::KeyMaterial)?;
+        match self {
+            RsaEngine::RustCrypto => Ok(Arc::new(key)),
+        }
+    }
+
+    fn generate(self, bits: usize, seed: [u8; 32]) -> Result<Arc<dyn RsaDecryptor>, ModuleError> {
+        let key = RsaPrivateKey::generate(bits, &mut ChaCha20Rng::from_seed(seed))
+            .map_err(ModuleError::KeyMaterial)?;
+        match self {
+            RsaEngine::RustCrypto => Ok(Arc::new(key)),
+        }
+    }
 }
 
 /// A [`SecurityModule`] on RustCrypto: TDES and AES from `des` and `aes`,
@@ -68,6 +92,7 @@ enum Material {
 /// # }).unwrap();
 /// ```
 pub struct SoftwareModule {
+    rsa: RsaEngine,
     keys: Mutex<HashMap<String, (KeyRef, Material)>>,
     next_id: AtomicU64,
     rng: Mutex<ChaCha20Rng>,
@@ -90,6 +115,7 @@ impl SoftwareModule {
     /// An empty module with a fixed generator seed: for reproducible tests only.
     pub fn with_rng_seed(seed: [u8; 32]) -> Self {
         SoftwareModule {
+            rsa: RsaEngine::RustCrypto,
             keys: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             rng: Mutex::new(ChaCha20Rng::from_seed(seed)),
@@ -135,31 +161,17 @@ impl SoftwareModule {
     }
 
     fn pin_key(&self, handle: &KeyRef, format: Format) -> Result<Arc<PinKey>, ModuleError> {
-        require_pin_purpose(handle)?;
-        let Material::Pin(key) = self.material(handle)? else {
-            return Err(ModuleError::WrongAlgorithm {
+        handle.require_pin_key_for(format)?;
+        match self.material(handle)? {
+            Material::Pin(key) => Ok(key),
+            Material::Rsa(_) => Err(ModuleError::WrongAlgorithm {
                 algorithm: handle.algorithm(),
                 what: "carry a symmetric PIN block",
-            });
-        };
-        let fits = match format {
-            Format::Iso4 => handle.algorithm().is_aes(),
-            _ => handle.algorithm().is_tdes(),
-        };
-        if !fits {
-            return Err(ModuleError::WrongAlgorithm {
-                algorithm: handle.algorithm(),
-                what: if format == Format::Iso4 {
-                    "carry ISO format 4 PIN blocks (AES only)"
-                } else {
-                    "carry ISO formats 0 to 3 (TDES only)"
-                },
-            });
+            }),
         }
-        Ok(key)
     }
 
-    fn rsa_key(&self, handle: &KeyRef) -> Result<Arc<RsaPrivateKey>, ModuleError> {
+    fn rsa_key(&self, handle: &KeyRef) -> Result<Arc<dyn RsaDecryptor>, ModuleError> {
         match self.material(handle)? {
             Material::Rsa(key) => Ok(key),
             Material::Pin(_) => Err(ModuleError::WrongAlgorithm {
@@ -178,7 +190,7 @@ impl SoftwareModule {
                 cryptogram,
                 format,
             } => {
-                require_pin_purpose(key)?;
+                key.require_purpose(KeyPurpose::PinEncryption)?;
                 let private = self.rsa_key(key)?;
                 rsa::open(private.as_ref(), padding, cryptogram, format, pan)
                     .map_err(ModuleError::Undecryptable)
@@ -188,18 +200,6 @@ impl SoftwareModule {
                 .open(format, block, pan)
                 .map_err(ModuleError::Undecryptable),
         }
-    }
-}
-
-fn require_pin_purpose(handle: &KeyRef) -> Result<(), ModuleError> {
-    if handle.purpose() == KeyPurpose::PinEncryption {
-        Ok(())
-    } else {
-        Err(ModuleError::WrongPurpose {
-            key: handle.id().to_owned(),
-            expected: KeyPurpose::PinEncryption,
-            found: handle.purpose(),
-        })
     }
 }
 
@@ -217,7 +217,9 @@ fn rsa_handle_parts(public: &RsaPublicKey) -> Result<(KeyAlgorithm, KeyCheck), M
 
 impl SecurityModule for SoftwareModule {
     fn name(&self) -> &'static str {
-        NAME
+        match self.rsa {
+            RsaEngine::RustCrypto => NAME,
+        }
     }
 
     async fn import_symmetric(
@@ -249,9 +251,9 @@ impl SecurityModule for SoftwareModule {
         purpose: KeyPurpose,
         der: &[u8],
     ) -> Result<KeyRef, ModuleError> {
-        let key = RsaPrivateKey::from_der(der).map_err(ModuleError::KeyMaterial)?;
+        let key = self.rsa.load(der)?;
         let (algorithm, check) = rsa_handle_parts(&key.public_key())?;
-        self.insert(algorithm, purpose, check, Material::Rsa(Arc::new(key)))
+        self.insert(algorithm, purpose, check, Material::Rsa(key))
     }
 
     async fn generate_rsa(
@@ -262,11 +264,10 @@ impl SecurityModule for SoftwareModule {
         // Seeded outside the lock: generation takes a while.
         let mut seed = [0u8; 32];
         self.with_rng(|rng| rng.fill_bytes(&mut seed))?;
-        let key = RsaPrivateKey::generate(bits, &mut ChaCha20Rng::from_seed(seed))
-            .map_err(ModuleError::KeyMaterial)?;
+        let key = self.rsa.generate(bits, seed)?;
         let public = key.public_key();
         let (algorithm, check) = rsa_handle_parts(&public)?;
-        let handle = self.insert(algorithm, purpose, check, Material::Rsa(Arc::new(key)))?;
+        let handle = self.insert(algorithm, purpose, check, Material::Rsa(key))?;
         Ok((handle, public))
     }
 
@@ -300,18 +301,7 @@ impl SecurityModule for SoftwareModule {
         &self,
         request: &TranslatePin<'_>,
     ) -> Result<EncryptedPinBlock, ModuleError> {
-        let from = request.source.format();
-        if !from.may_translate_to(request.format) {
-            return Err(ModuleError::TranslationNotAllowed {
-                from,
-                to: request.format,
-            });
-        }
-        for format in [from, request.format] {
-            if format.is_pan_bound() && request.pan.is_none() {
-                return Err(ModuleError::PanRequired(format));
-            }
-        }
+        request.check_formats()?;
         // Both keys are checked before anything is deciphered.
         let destination = self.pin_key(request.destination, request.format)?;
         let pin = self.open(&request.source, request.pan)?;
