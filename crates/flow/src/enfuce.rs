@@ -70,8 +70,12 @@ struct Control {
 
 impl Control {
     fn plastic_ref(&self) -> Result<PlasticRef, FlowError> {
-        PlasticRef::new(&format!("{}/{}", self.contract, self.plastic))
-            .map_err(|_| FlowError::new(Reason::Unexpected, Detail::Control("plastic reference")))
+        PlasticRef::new(&format!("{}/{}", self.contract, self.plastic)).map_err(|_| {
+            FlowError::new(
+                Reason::Unexpected,
+                Detail::Internal("plastic reference does not build"),
+            )
+        })
     }
 }
 
@@ -130,9 +134,12 @@ impl<C: CardManagement, K: Clock + Clone> EnfuceSetPin<C, K> {
     fn controls(
         &self,
     ) -> Result<std::sync::MutexGuard<'_, HashMap<ControlId, Control>>, FlowError> {
-        self.controls
-            .lock()
-            .map_err(|_| FlowError::new(Reason::Unexpected, Detail::Control("lock poisoned")))
+        self.controls.lock().map_err(|_| {
+            FlowError::new(
+                Reason::Unexpected,
+                Detail::Internal("control table lock poisoned"),
+            )
+        })
     }
 
     fn not_found(what: &'static str) -> FlowError {

@@ -162,6 +162,10 @@ pub enum Detail {
     /// The cryptogram was seen within the replay window.
     #[error("cryptogram already used within the replay window")]
     Replay,
+    /// A fault inside the flow itself, such as a lock poisoned by a panic
+    /// in another thread: nothing the client sent or could fix.
+    #[error("internal fault: {0}")]
+    Internal(&'static str),
 }
 
 /// A refused request: the outward [`Reason`] and, behind

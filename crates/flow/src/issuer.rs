@@ -104,7 +104,7 @@ impl<C: CardManagement> Issuer<C> {
         let mut rng = self.rng.lock().map_err(|_| {
             FlowError::new(
                 Reason::Unexpected,
-                crate::Detail::Control("RNG lock poisoned"),
+                crate::Detail::Internal("RNG lock poisoned"),
             )
         })?;
         Ok(f(&mut rng))

@@ -76,7 +76,7 @@ impl ReplayGuard {
 
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Seen>, FlowError> {
         self.state.lock().map_err(|_| {
-            FlowError::new(Reason::Unexpected, Detail::Control("replay lock poisoned"))
+            FlowError::new(Reason::Unexpected, Detail::Internal("replay lock poisoned"))
         })
     }
 
