@@ -11,16 +11,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pinset_block::{Format, Pan, Pin};
-use pinset_envelope::rsa::{self, RsaDecryptor};
-use pinset_envelope::{RsaPadding, RsaPrivateKey, RsaPublicKey};
+use pinset_envelope::{RsaPadding, RsaPrivateKey};
 use rand_core::CryptoRng;
-use zeroize::Zeroizing;
+
+mod codec;
+mod decryptor;
+
+pub use decryptor::RingDecryptor;
 
 use crate::snapshot::{self, Kind, SecretWriter};
 use crate::store::Lifecycle;
 use crate::{
-    Clock, ImportError, Kek, KeyError, KeyIndex, KeyPurpose, KeyState, KeyStore, MemoryKeyStore,
-    RingEntry, StoreError, SystemClock, Timestamp,
+    Clock, Kek, KeyError, KeyIndex, KeyPurpose, KeyState, KeyStore, MemoryKeyStore, RingEntry,
+    StoreError, SystemClock, Timestamp,
 };
 
 /// How many times a write retries when another writer changed the store first.
@@ -111,85 +114,6 @@ pub struct Rotation {
     pub previous_until: Option<Timestamp>,
 }
 
-/// A live ring key, ready to decrypt: the result of [`RsaKeyRing::decryptor`].
-///
-/// It implements [`RsaDecryptor`], so the envelope's functions take it, and
-/// carries the key's padding and purpose. Take one per request: a handle
-/// keeps decrypting after its key is retired.
-#[derive(Clone)]
-pub struct RingDecryptor {
-    key_index: KeyIndex,
-    padding: RsaPadding,
-    purpose: KeyPurpose,
-    key: Arc<RsaPrivateKey>,
-}
-
-impl RingDecryptor {
-    /// The key's index.
-    pub fn key_index(&self) -> &KeyIndex {
-        &self.key_index
-    }
-
-    /// The padding devices use with this key.
-    pub fn padding(&self) -> RsaPadding {
-        self.padding
-    }
-
-    /// What the key may be used for.
-    pub fn purpose(&self) -> KeyPurpose {
-        self.purpose
-    }
-
-    /// Decrypts `cryptogram` with the key's padding and decodes the PIN block
-    /// inside as `format`. Refused unless the key is for PIN encryption.
-    pub fn open_pin_block(
-        &self,
-        cryptogram: &[u8],
-        format: Format,
-        pan: Option<&Pan>,
-    ) -> Result<Pin, KeyError> {
-        if self.purpose != KeyPurpose::PinEncryption {
-            return Err(KeyError::WrongPurpose {
-                key: self.key_index.to_string(),
-                expected: KeyPurpose::PinEncryption,
-                found: self.purpose,
-            });
-        }
-        Ok(rsa::open(
-            self.key.as_ref(),
-            self.padding,
-            cryptogram,
-            format,
-            pan,
-        )?)
-    }
-}
-
-impl RsaDecryptor for RingDecryptor {
-    fn public_key(&self) -> RsaPublicKey {
-        self.key.public_key()
-    }
-
-    fn decrypt(
-        &self,
-        padding: RsaPadding,
-        cryptogram: &[u8],
-    ) -> Result<Zeroizing<Vec<u8>>, pinset_envelope::Error> {
-        RsaDecryptor::decrypt(self.key.as_ref(), padding, cryptogram)
-    }
-}
-
-impl fmt::Debug for RingDecryptor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RingDecryptor")
-            .field("key_index", &self.key_index)
-            .field("padding", &self.padding)
-            .field("purpose", &self.purpose)
-            .field("key", &self.key)
-            .finish()
-    }
-}
-
 /// RSA key pairs under key indexes, with one active key, rotation with a
 /// grace period, and retirement.
 ///
@@ -253,7 +177,7 @@ impl<S: KeyStore, C: Clock> RsaKeyRing<S, C> {
     /// must be empty ([`KeyError::StoreNotEmpty`] otherwise). The export is
     /// checked completely before the store is written, in one write.
     pub fn import_into(export: &[u8], kek: &Kek, store: S, clock: C) -> Result<Self, KeyError> {
-        let entries = decode_ring(export, kek)?;
+        let entries = codec::decode_ring(export, kek)?;
         let current = store.snapshot()?;
         if !current.entries.is_empty() {
             return Err(KeyError::StoreNotEmpty);
@@ -293,7 +217,7 @@ impl<S: KeyStore, C: Clock> RsaKeyRing<S, C> {
     /// use std::time::Duration;
     ///
     /// let ring = RsaKeyRing::new();
-    /// let key = RsaPrivateKey::from_pem(include_str!("../../envelope/tests/data/rsa2048.pem"))?;
+    /// let key = RsaPrivateKey::from_pem(include_str!("../../../envelope/tests/data/rsa2048.pem"))?;
     /// ring.rotate(NewKey::new(KeyIndex::new("A1564386531162")?, key), Duration::ZERO)?;
     ///
     /// let hex = ring.publish(PublicKeyForm::DerHex)?;
@@ -364,8 +288,8 @@ impl<S: KeyStore, C: Clock> RsaKeyRing<S, C> {
     ///
     /// let clock = ManualClock::new(Timestamp::from_unix_secs(1_700_000_000));
     /// let ring = RsaKeyRing::with_clock(clock.clone());
-    /// let old = RsaPrivateKey::from_pem(include_str!("../../envelope/tests/data/rsa2048.pem"))?;
-    /// let new = RsaPrivateKey::from_pem(include_str!("../../envelope/tests/data/rsa3072.pem"))?;
+    /// let old = RsaPrivateKey::from_pem(include_str!("../../../envelope/tests/data/rsa2048.pem"))?;
+    /// let new = RsaPrivateKey::from_pem(include_str!("../../../envelope/tests/data/rsa3072.pem"))?;
     /// ring.rotate(NewKey::new(KeyIndex::new("K1")?, old.clone()), Duration::ZERO)?;
     ///
     /// // A device sealed a block under K1 just before the rotation...
@@ -479,7 +403,7 @@ impl<S: KeyStore, C: Clock> RsaKeyRing<S, C> {
     /// use pinset_keys::{KeyError, KeyIndex, NewKey, RsaKeyRing};
     ///
     /// let ring = RsaKeyRing::new();
-    /// let key = RsaPrivateKey::from_pem(include_str!("../../envelope/tests/data/rsa2048.pem"))?;
+    /// let key = RsaPrivateKey::from_pem(include_str!("../../../envelope/tests/data/rsa2048.pem"))?;
     /// ring.rotate(NewKey::new(KeyIndex::new("K1")?, key), Duration::ZERO)?;
     /// let decryptor = ring.decryptor("K1")?; // implements rsa::RsaDecryptor
     /// assert_eq!(rsa::RsaDecryptor::public_key(&decryptor).bits(), 2048);
@@ -522,7 +446,7 @@ impl<S: KeyStore, C: Clock> RsaKeyRing<S, C> {
     /// use rand_core::SeedableRng;
     ///
     /// let ring = RsaKeyRing::new();
-    /// let key = RsaPrivateKey::from_pem(include_str!("../../envelope/tests/data/rsa2048.pem"))?;
+    /// let key = RsaPrivateKey::from_pem(include_str!("../../../envelope/tests/data/rsa2048.pem"))?;
     /// ring.rotate(NewKey::new(KeyIndex::new("A1564386531162")?, key), Duration::ZERO)?;
     /// let published = ring.publish(PublicKeyForm::DerHex)?;
     ///
@@ -557,7 +481,7 @@ impl<S: KeyStore, C: Clock> RsaKeyRing<S, C> {
     /// use pinset_keys::{Kek, KeyIndex, NewKey, PublicKeyForm, RsaKeyRing, SystemClock};
     ///
     /// let ring = RsaKeyRing::new();
-    /// let key = RsaPrivateKey::from_pem(include_str!("../../envelope/tests/data/rsa2048.pem"))?;
+    /// let key = RsaPrivateKey::from_pem(include_str!("../../../envelope/tests/data/rsa2048.pem"))?;
     /// ring.rotate(NewKey::new(KeyIndex::new("K1")?, key), Duration::ZERO)?;
     ///
     /// let kek = Kek::new(&[0x42; 32])?;
@@ -572,7 +496,7 @@ impl<S: KeyStore, C: Clock> RsaKeyRing<S, C> {
         let mut body = SecretWriter::new();
         body.count(entries.len());
         for entry in &entries {
-            encode_entry(&mut body, entry)?;
+            codec::encode_entry(&mut body, entry)?;
         }
         snapshot::seal(Kind::RsaRing, kek, body)
     }
@@ -617,139 +541,4 @@ impl<S: KeyStore, C: Clock> fmt::Debug for RsaKeyRing<S, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RsaKeyRing").finish_non_exhaustive()
     }
-}
-
-const ACTIVE: u8 = 1;
-const DECRYPT_ONLY: u8 = 2;
-const RETIRED: u8 = 3;
-
-fn padding_code(padding: RsaPadding) -> u8 {
-    match padding {
-        RsaPadding::OaepSha256 => 1,
-        RsaPadding::OaepSha1 => 2,
-        RsaPadding::Pkcs1v15 => 3,
-    }
-}
-
-fn padding_from_code(code: u8) -> Option<RsaPadding> {
-    match code {
-        1 => Some(RsaPadding::OaepSha256),
-        2 => Some(RsaPadding::OaepSha1),
-        3 => Some(RsaPadding::Pkcs1v15),
-        _ => None,
-    }
-}
-
-/// One record:
-///
-/// ```text
-/// index_len u8, index, state u8 (1 active, 2 decrypt-only, 3 retired),
-/// [until/since u64 ms for 2 and 3], created_at u64 ms, has_not_after u8, [not_after u64 ms],
-/// padding u8 (1 OAEP-SHA-256, 2 OAEP-SHA-1, 3 PKCS#1 v1.5), purpose u8,
-/// der_len u32, PKCS#8 DER (empty when retired)
-/// ```
-fn encode_entry(w: &mut SecretWriter, entry: &RingEntry) -> Result<(), KeyError> {
-    w.short(entry.key_index.as_str().as_bytes());
-    match entry.state() {
-        KeyState::Active => w.u8(ACTIVE),
-        KeyState::DecryptOnly { until } => {
-            w.u8(DECRYPT_ONLY);
-            w.u64(until.as_unix_millis());
-        }
-        KeyState::Retired { since } => {
-            w.u8(RETIRED);
-            w.u64(since.as_unix_millis());
-        }
-    }
-    w.u64(entry.created_at.as_unix_millis());
-    match entry.not_after {
-        Some(t) => {
-            w.u8(1);
-            w.u64(t.as_unix_millis());
-        }
-        None => w.u8(0),
-    }
-    w.u8(padding_code(entry.padding));
-    w.u8(entry.purpose.code());
-    match entry.private_key() {
-        Some(key) => w.long(&key.to_pkcs8_der()?),
-        None => w.long(&[]),
-    }
-    Ok(())
-}
-
-fn decode_ring(export: &[u8], kek: &Kek) -> Result<Vec<RingEntry>, KeyError> {
-    let body = snapshot::open(Kind::RsaRing, kek, export)?;
-    let mut r = body.reader();
-    let count = r.u32()?;
-    let mut entries: Vec<RingEntry> = Vec::new();
-    for _ in 0..count {
-        let entry = decode_entry(&mut r)?;
-        if entries.iter().any(|e| e.key_index == entry.key_index) {
-            return Err(ImportError::Malformed("a key index appears twice").into());
-        }
-        entries.push(entry);
-    }
-    r.finish()?;
-    if entries
-        .iter()
-        .filter(|e| e.state() == KeyState::Active)
-        .count()
-        > 1
-    {
-        return Err(ImportError::Malformed("more than one active key").into());
-    }
-    Ok(entries)
-}
-
-fn decode_entry(r: &mut snapshot::Reader<'_>) -> Result<RingEntry, ImportError> {
-    let index = std::str::from_utf8(r.short()?)
-        .ok()
-        .and_then(|s| KeyIndex::new(s).ok())
-        .ok_or(ImportError::Malformed("a key index is not valid"))?;
-    let state = match r.u8()? {
-        ACTIVE => KeyState::Active,
-        DECRYPT_ONLY => KeyState::DecryptOnly {
-            until: Timestamp::from_unix_millis(r.u64()?),
-        },
-        RETIRED => KeyState::Retired {
-            since: Timestamp::from_unix_millis(r.u64()?),
-        },
-        _ => return Err(ImportError::Malformed("a key state is unknown")),
-    };
-    let created_at = Timestamp::from_unix_millis(r.u64()?);
-    let not_after = match r.u8()? {
-        0 => None,
-        1 => Some(Timestamp::from_unix_millis(r.u64()?)),
-        _ => return Err(ImportError::Malformed("a not-after flag is not 0 or 1")),
-    };
-    let padding =
-        padding_from_code(r.u8()?).ok_or(ImportError::Malformed("a padding is unknown"))?;
-    let purpose =
-        KeyPurpose::from_code(r.u8()?).ok_or(ImportError::Malformed("a key purpose is unknown"))?;
-    let der = r.long()?;
-    let key = || {
-        RsaPrivateKey::from_der(der).map(Arc::new).map_err(|_| {
-            ImportError::Malformed("a private key is not PKCS#8 DER of a 2048 to 4096 bit RSA key")
-        })
-    };
-    let lifecycle = match state {
-        KeyState::Retired { since } if der.is_empty() => Lifecycle::Retired { since },
-        KeyState::Retired { .. } => {
-            return Err(ImportError::Malformed(
-                "a retired key still holds a private key",
-            ));
-        }
-        _ if der.is_empty() => return Err(ImportError::Malformed("a live key has no private key")),
-        KeyState::Active => Lifecycle::Active(key()?),
-        KeyState::DecryptOnly { until } => Lifecycle::DecryptOnly { until, key: key()? },
-    };
-    Ok(RingEntry {
-        key_index: index,
-        lifecycle,
-        created_at,
-        not_after,
-        padding,
-        purpose,
-    })
 }
