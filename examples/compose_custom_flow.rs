@@ -59,7 +59,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
 
     println!("\n== Device (knows the PAN: a full-PAN issuer's app) ==");
-    let published = ring.publish(PublicKeyForm::DerHex)?;
+    // A key-transport key: published as such, never as a PIN key.
+    let published = ring.publish_for(KeyPurpose::KeyEncryption, PublicKeyForm::DerHex)?;
     let issuer_key = RsaPublicKey::from_hex(&published.public_rsa_key)?;
     let mut session_bytes = [0u8; 32];
     rng.fill_bytes(&mut session_bytes);

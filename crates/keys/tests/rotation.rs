@@ -380,6 +380,9 @@ fn a_key_for_another_purpose_is_not_published_and_opens_no_pin_block() -> TestRe
             })
         ));
     }
+    // Published for what it is, it is fine.
+    let transport = ring.publish_for(KeyPurpose::KeyEncryption, PublicKeyForm::DerHex)?;
+    assert_eq!(transport.key_index.as_str(), "KEK1");
     let public = rsa2048()?.public_key();
     let block = public.seal(
         Format::Iso1,

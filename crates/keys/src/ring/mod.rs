@@ -228,6 +228,23 @@ impl<S: KeyStore, C: Clock> RsaKeyRing<S, C> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn publish(&self, form: PublicKeyForm) -> Result<PublishedKey, KeyError> {
+        self.publish_for(KeyPurpose::PinEncryption, form)
+    }
+
+    /// The active key's index and public key, if it is tagged for
+    /// `purpose`: for a ring of key-transport keys, say, whose devices wrap
+    /// session keys under it rather than PIN blocks. [`publish`](Self::publish)
+    /// is this for PIN encryption.
+    ///
+    /// # Errors
+    ///
+    /// As [`publish`](Self::publish), with [`KeyError::WrongPurpose`] when
+    /// the active key is not for `purpose`.
+    pub fn publish_for(
+        &self,
+        purpose: KeyPurpose,
+        form: PublicKeyForm,
+    ) -> Result<PublishedKey, KeyError> {
         let now = self.clock.now();
         let snapshot = self.store.snapshot()?;
         let entry = snapshot
@@ -235,11 +252,11 @@ impl<S: KeyStore, C: Clock> RsaKeyRing<S, C> {
             .iter()
             .find(|e| e.state() == KeyState::Active)
             .ok_or(KeyError::NoActiveKey)?;
-        // Devices seal PIN blocks under what is published: one purpose per key.
-        if entry.purpose != KeyPurpose::PinEncryption {
+        // Devices use what is published as it says: one purpose per key.
+        if entry.purpose != purpose {
             return Err(KeyError::WrongPurpose {
                 key: entry.key_index.to_string(),
-                expected: KeyPurpose::PinEncryption,
+                expected: purpose,
                 found: entry.purpose,
             });
         }
