@@ -10,7 +10,8 @@ use zeroize::Zeroizing;
 
 use crate::{KeyError, KeyIndex, KeyPurpose};
 
-/// A live ring key, ready to decrypt: the result of [`RsaKeyRing::decryptor`].
+/// A live ring key, ready to decrypt: the result of
+/// [`RsaKeyRing::decryptor`](crate::RsaKeyRing::decryptor).
 ///
 /// It implements [`RsaDecryptor`], so the envelope's functions take it, and
 /// carries the key's padding and purpose. Take one per request: a handle
