@@ -18,6 +18,12 @@
 //! - `rsa2048_encrypt_oaep-sha256/seal`: `RsaPublicKey::seal`, format 1
 //!   encode plus RSA-2048 public-key encryption; `.../bare` is
 //!   `rsa::RsaPublicKey::encrypt` of an 8-byte block.
+//! - `rsa2048_engines_oaep-sha256/{rsa_bare,aws_lc_decrypt}`: the bare `rsa`
+//!   decryption against `pinset_module::AwsLcRsaKey` (aws-lc, plus one
+//!   zeroizing buffer), same cryptogram; `.../translate_{rust_crypto,aws_lc}`:
+//!   `SoftwareModule::translate` of that cryptogram (format 1) to format 0
+//!   under a TDES ZPK, on each RSA engine. Filter with
+//!   `cargo bench --bench rsa -- rsa2048_engines`.
 
 // Bench set-up fails loudly on a bad constant; that is what we want here.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -27,9 +33,13 @@ use std::time::Duration;
 
 use chacha20::ChaCha20Rng;
 use criterion::{Criterion, criterion_group, criterion_main};
-use pinset::block::{Format, Pin};
-use pinset::envelope::rsa::open;
+use pinset::block::{Format, Pan, Pin};
+use pinset::envelope::rsa::{RsaDecryptor, open};
 use pinset::envelope::{RsaPadding, RsaPrivateKey};
+use pinset_module::{
+    AwsLcRsaKey, KeyAlgorithm, KeyPurpose, KeyRef, PinSource, SecurityModule, SoftwareModule,
+    TranslatePin,
+};
 use rand_core::SeedableRng;
 use rsa::pkcs8::DecodePrivateKey;
 use rsa::{Oaep, Pkcs1v15Encrypt};
@@ -118,6 +128,93 @@ fn encrypt(c: &mut Criterion) {
     g.finish();
 }
 
+/// One module with the fixture RSA key and a TDES ZPK imported.
+fn module_with_keys(module: &SoftwareModule) -> (KeyRef, KeyRef) {
+    pollster::block_on(async {
+        let rsa_key = module
+            .import_rsa_private(
+                KeyPurpose::PinEncryption,
+                &RsaPrivateKey::from_pem(RSA2048_PEM)
+                    .unwrap()
+                    .to_pkcs8_der()
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let zpk = module
+            .import_symmetric(
+                KeyAlgorithm::Tdes3,
+                KeyPurpose::PinEncryption,
+                &[
+                    0xF9, 0x4B, 0x8C, 0xD6, 0x2A, 0x20, 0xB8, 0x5A, 0xA9, 0xB8, 0xE0, 0x6D, 0xB6,
+                    0xB0, 0xBA, 0x67, 0x85, 0xEC, 0x02, 0x9C, 0xB6, 0x04, 0xE8, 0x61,
+                ],
+            )
+            .await
+            .unwrap();
+        (rsa_key, zpk)
+    })
+}
+
+/// The two RSA engines side by side: bare decryption, then a whole
+/// `translate` from an RSA cryptogram to format 0.
+fn engines(c: &mut Criterion) {
+    let bare = rsa::RsaPrivateKey::from_pkcs8_pem(RSA2048_PEM).unwrap();
+    let ours = RsaPrivateKey::from_pem(RSA2048_PEM).unwrap();
+    let aws = AwsLcRsaKey::from_der(&ours.to_pkcs8_der().unwrap()).unwrap();
+    let pin = Pin::new("1234").unwrap();
+    let pan = Pan::new("5141576351968605").unwrap();
+    let padding = RsaPadding::OaepSha256;
+    let ct = ours
+        .public_key()
+        .seal(Format::Iso1, &pin, None, padding, &mut rng())
+        .unwrap();
+    let rust_crypto = SoftwareModule::with_rng_seed([1; 32]);
+    let aws_lc = SoftwareModule::aws_lc_with_rng_seed([1; 32]);
+    let keys = [
+        (
+            "translate_rust_crypto",
+            &rust_crypto,
+            module_with_keys(&rust_crypto),
+        ),
+        ("translate_aws_lc", &aws_lc, module_with_keys(&aws_lc)),
+    ];
+    let translate = |module: &SoftwareModule, (rsa_key, zpk): &(KeyRef, KeyRef)| {
+        pollster::block_on(module.translate(&TranslatePin {
+            source: PinSource::Rsa {
+                key: rsa_key,
+                padding,
+                cryptogram: black_box(&ct),
+                format: Format::Iso1,
+            },
+            destination: zpk,
+            format: Format::Iso0,
+            pan: Some(&pan),
+            policy: None,
+        }))
+    };
+    // Every contender must do the whole job, or the ratios mean nothing.
+    assert_eq!(bare.decrypt(Oaep::<Sha256>::new(), &ct).unwrap().len(), 8);
+    assert_eq!(aws.decrypt(padding, &ct).unwrap().len(), 8);
+    let outputs: Vec<_> = keys
+        .iter()
+        .map(|(_, module, k)| translate(module, k).unwrap())
+        .collect();
+    assert_eq!(outputs[0], outputs[1], "format 0 is deterministic");
+
+    let mut g = c.benchmark_group("rsa2048_engines_oaep-sha256");
+    g.bench_function("rsa_bare", |b| {
+        b.iter(|| bare.decrypt(Oaep::<Sha256>::new(), black_box(&ct)))
+    });
+    g.bench_function("aws_lc_decrypt", |b| {
+        b.iter(|| black_box(&aws).decrypt(padding, black_box(&ct)))
+    });
+    for (name, module, k) in &keys {
+        g.bench_function(*name, |b| b.iter(|| translate(module, k)));
+    }
+    g.finish();
+}
+
 /// Moderate times: the whole run stays well under two minutes on two cores.
 fn config() -> Criterion {
     Criterion::default()
@@ -129,6 +226,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = decrypt, encrypt
+    targets = decrypt, encrypt, engines
 }
 criterion_main!(benches);

@@ -6,18 +6,26 @@
 )]
 #![warn(missing_docs)]
 
+#[cfg(feature = "aws-lc")]
+mod aws_lc;
 mod error;
 mod key;
+#[cfg(feature = "pkcs11")]
+mod pkcs11;
 mod policy;
 #[cfg(feature = "software")]
 mod software;
 
 use core::future::Future;
 
+#[cfg(feature = "aws-lc")]
+pub use aws_lc::AwsLcRsaKey;
 pub use error::{ErrorClass, ModuleError};
 pub use key::{KeyAlgorithm, KeyCheck, KeyPurpose, KeyRef};
 use pinset_block::{Format, Pan};
 pub use pinset_envelope::{EncryptedPinBlock, RsaPadding, RsaPublicKey};
+#[cfg(feature = "pkcs11")]
+pub use pkcs11::{Pkcs11Config, Pkcs11Module};
 pub use policy::{PinPolicy, PolicyViolation};
 #[cfg(feature = "software")]
 pub use software::SoftwareModule;

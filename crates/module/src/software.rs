@@ -14,6 +14,8 @@ use pinset_envelope::rsa::{self, RsaDecryptor, RsaPrivateKey};
 use pinset_envelope::{AesKey, EncryptedPinBlock, PinKey, RsaPadding, RsaPublicKey, TdesKey};
 use rand_core::{Rng, SeedableRng, TryRng};
 
+#[cfg(feature = "aws-lc")]
+use crate::AwsLcRsaKey;
 use crate::{
     KeyAlgorithm, KeyCheck, KeyPurpose, KeyRef, ModuleError, PinSource, SecurityModule,
     TranslatePin,
@@ -33,28 +35,61 @@ enum Material {
 enum RsaEngine {
     /// `rsa` 0.10: constant-time arithmetic, blinding, implicit rejection.
     RustCrypto,
+    /// aws-lc for OAEP, `rsa` 0.10 for PKCS#1 v1.5: see [`AwsLcRsaKey`].
+    #[cfg(feature = "aws-lc")]
+    AwsLc,
 }
 
 impl RsaEngine {
-    fn load(self, der: &[u8]) -> Result<Arc<dyn RsaDecryptor>, ModuleError> {
-        let key = RsaPrivateKey::from_der(der).map_err(ModuleError::KeyMaterial)?;
+    fn name(self) -> &'static str {
         match self {
-            RsaEngine::RustCrypto => Ok(Arc::new(key)),
+            RsaEngine::RustCrypto => NAME,
+            #[cfg(feature = "aws-lc")]
+            RsaEngine::AwsLc => "aws-lc",
+        }
+    }
+
+    fn load(self, der: &[u8]) -> Result<Arc<dyn RsaDecryptor>, ModuleError> {
+        match self {
+            RsaEngine::RustCrypto => Ok(Arc::new(
+                RsaPrivateKey::from_der(der).map_err(ModuleError::KeyMaterial)?,
+            )),
+            #[cfg(feature = "aws-lc")]
+            RsaEngine::AwsLc => Ok(Arc::new(
+                AwsLcRsaKey::from_der(der).map_err(ModuleError::KeyMaterial)?,
+            )),
         }
     }
 
     fn generate(self, bits: usize, seed: [u8; 32]) -> Result<Arc<dyn RsaDecryptor>, ModuleError> {
-        let key = RsaPrivateKey::generate(bits, &mut ChaCha20Rng::from_seed(seed))
-            .map_err(ModuleError::KeyMaterial)?;
         match self {
-            RsaEngine::RustCrypto => Ok(Arc::new(key)),
+            RsaEngine::RustCrypto => Ok(Arc::new(
+                RsaPrivateKey::generate(bits, &mut ChaCha20Rng::from_seed(seed))
+                    .map_err(ModuleError::KeyMaterial)?,
+            )),
+            // aws-lc draws primes from its own generator; the seed goes unused.
+            #[cfg(feature = "aws-lc")]
+            RsaEngine::AwsLc => Ok(Arc::new(
+                AwsLcRsaKey::generate(bits).map_err(ModuleError::KeyMaterial)?,
+            )),
         }
     }
 }
 
+/// 32 bytes from the operating system, to seed the module's generator.
+fn os_seed() -> Result<[u8; 32], ModuleError> {
+    let mut seed = [0u8; 32];
+    getrandom::SysRng
+        .try_fill_bytes(&mut seed)
+        .map_err(|_| ModuleError::Rng)?;
+    Ok(seed)
+}
+
 /// A [`SecurityModule`] on RustCrypto: TDES and AES from `des` and `aes`,
 /// RSA from `rsa` 0.10 (constant-time arithmetic, blinding, implicit
-/// rejection for PKCS#1 v1.5). The default backend.
+/// rejection for PKCS#1 v1.5). The default backend. With the `aws-lc`
+/// feature, `SoftwareModule::new_aws_lc` builds the same module with
+/// RSA-OAEP in aws-lc.
 ///
 /// Handles are `sw-1`, `sw-2`, … in issue order. One ChaCha20 generator,
 /// seeded from the operating system once, supplies fill digits and keys.
@@ -105,17 +140,69 @@ impl SoftwareModule {
     ///
     /// [`ModuleError::Rng`] if the OS random source fails.
     pub fn new() -> Result<Self, ModuleError> {
-        let mut seed = [0u8; 32];
-        getrandom::SysRng
-            .try_fill_bytes(&mut seed)
-            .map_err(|_| ModuleError::Rng)?;
-        Ok(Self::with_rng_seed(seed))
+        Ok(Self::with_rng_seed(os_seed()?))
     }
 
     /// An empty module with a fixed generator seed: for reproducible tests only.
     pub fn with_rng_seed(seed: [u8; 32]) -> Self {
+        Self::build(RsaEngine::RustCrypto, seed)
+    }
+
+    /// An empty module whose RSA-OAEP decryptions run in aws-lc (PKCS#1
+    /// v1.5 stays on `rsa` 0.10 for its implicit rejection; see
+    /// [`AwsLcRsaKey`]), seeded from the operating system. Its
+    /// [`name`](SecurityModule::name) is `aws-lc`; everything else is the
+    /// software module's.
+    ///
+    /// ```
+    /// use pinset_block::{Format, Pan, Pin};
+    /// use pinset_envelope::{PinKey, RsaPadding, TdesKey};
+    /// use pinset_module::{KeyAlgorithm, KeyPurpose, PinSource, SecurityModule, SoftwareModule, TranslatePin};
+    /// use rand_core::SeedableRng;
+    ///
+    /// # pollster::block_on(async {
+    /// let module = SoftwareModule::new_aws_lc()?;
+    /// assert_eq!(module.name(), "aws-lc");
+    /// let (rsa_key, public) = module.generate_rsa(2048, KeyPurpose::PinEncryption).await?;
+    /// let zpk_bytes = hex::decode("F94B8CD62A20B85AA9B8E06DB6B0BA6785EC029CB604E861")?;
+    /// let zpk = module.import_symmetric(KeyAlgorithm::Tdes3, KeyPurpose::PinEncryption, &zpk_bytes).await?;
+    ///
+    /// // The device seals format 1 under the public key; aws-lc decrypts it inside the module.
+    /// let mut rng = chacha20::ChaCha20Rng::seed_from_u64(1);
+    /// let cryptogram = public.seal(Format::Iso1, &Pin::new("7580")?, None, RsaPadding::OaepSha256, &mut rng)?;
+    /// let pan = Pan::new("5141576351968605")?;
+    /// let iso0 = module.translate(&TranslatePin {
+    ///     source: PinSource::Rsa { key: &rsa_key, padding: RsaPadding::OaepSha256, cryptogram: &cryptogram, format: Format::Iso1 },
+    ///     destination: &zpk,
+    ///     format: Format::Iso0,
+    ///     pan: Some(&pan),
+    ///     policy: None,
+    /// }).await?;
+    /// let zpk_clear = PinKey::from(TdesKey::new(&zpk_bytes)?);
+    /// assert_eq!(zpk_clear.open(Format::Iso0, iso0.as_bytes(), Some(&pan))?.expose_digits(), b"7580");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ModuleError::Rng`] if the OS random source fails.
+    #[cfg(feature = "aws-lc")]
+    pub fn new_aws_lc() -> Result<Self, ModuleError> {
+        Ok(Self::aws_lc_with_rng_seed(os_seed()?))
+    }
+
+    /// [`new_aws_lc`](Self::new_aws_lc) with a fixed generator seed: for
+    /// reproducible tests only. The seed drives fill digits and tzpks; aws-lc
+    /// generates RSA keys from its own generator.
+    #[cfg(feature = "aws-lc")]
+    pub fn aws_lc_with_rng_seed(seed: [u8; 32]) -> Self {
+        Self::build(RsaEngine::AwsLc, seed)
+    }
+
+    fn build(rsa: RsaEngine, seed: [u8; 32]) -> Self {
         SoftwareModule {
-            rsa: RsaEngine::RustCrypto,
+            rsa,
             keys: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             rng: Mutex::new(ChaCha20Rng::from_seed(seed)),
@@ -217,9 +304,7 @@ fn rsa_handle_parts(public: &RsaPublicKey) -> Result<(KeyAlgorithm, KeyCheck), M
 
 impl SecurityModule for SoftwareModule {
     fn name(&self) -> &'static str {
-        match self.rsa {
-            RsaEngine::RustCrypto => NAME,
-        }
+        self.rsa.name()
     }
 
     async fn import_symmetric(
@@ -329,6 +414,7 @@ impl core::fmt::Debug for SoftwareModule {
         let keys = self.keys.lock().map(|k| k.len()).unwrap_or_default();
         f.debug_struct("SoftwareModule")
             .field("keys", &keys)
+            .field("rsa", &self.rsa)
             .finish_non_exhaustive()
     }
 }
