@@ -82,7 +82,45 @@ impl From<Padding> for RsaPadding {
     }
 }
 
-/// The PIN key of `encode` and `decode`: none (a clear block), TDES or AES.
+/// Where keys live and PIN blocks are read: `--provider`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Provider {
+    /// RustCrypto in this process (the default)
+    #[default]
+    Software,
+    /// RSA-OAEP in aws-lc, the rest in RustCrypto
+    #[value(name = "aws-lc")]
+    AwsLc,
+    /// A PKCS#11 token (--pkcs11-module, --pkcs11-token, --pkcs11-pin-env)
+    Pkcs11,
+}
+
+/// The security module of `encode`, `decode` and `translate`.
+#[derive(Args, Default)]
+pub struct ProviderArgs {
+    /// Security module: software (default), aws-lc or pkcs11
+    #[arg(long, value_enum, default_value_t = Provider::Software)]
+    pub provider: Provider,
+    /// PKCS#11 library (such as /usr/lib/softhsm/libsofthsm2.so), with --provider pkcs11
+    #[arg(long, value_name = "PATH")]
+    pub pkcs11_module: Option<PathBuf>,
+    /// Label of the PKCS#11 token, with --provider pkcs11
+    #[arg(long, value_name = "LABEL")]
+    pub pkcs11_token: Option<String>,
+    /// Name of the environment variable that holds the token's user PIN (never the PIN itself)
+    #[arg(long, value_name = "VAR")]
+    pub pkcs11_pin_env: Option<String>,
+}
+
+impl ProviderArgs {
+    /// Whether the command runs in this process as it always has.
+    pub fn is_default(&self) -> bool {
+        self.provider == Provider::Software
+    }
+}
+
+/// The PIN key of `encode` and `decode`: none (a clear block), TDES or AES,
+/// as hex or as the label of a key in a PKCS#11 token.
 #[derive(Args, Default)]
 #[group(multiple = false)]
 pub struct PinKeyArgs {
@@ -92,6 +130,19 @@ pub struct PinKeyArgs {
     /// AES PIN key, 16, 24 or 32 bytes in hex: required by, and only for, iso4
     #[arg(long, value_name = "HEX")]
     pub aes_key: Option<String>,
+    /// Label of a TDES PIN key in the PKCS#11 token, instead of --tdes-key
+    #[arg(long, value_name = "LABEL")]
+    pub tdes_key_label: Option<String>,
+    /// Label of an AES PIN key in the PKCS#11 token, instead of --aes-key
+    #[arg(long, value_name = "LABEL")]
+    pub aes_key_label: Option<String>,
+}
+
+impl PinKeyArgs {
+    /// Whether a key is named by a token label.
+    pub fn has_label(&self) -> bool {
+        self.tdes_key_label.is_some() || self.aes_key_label.is_some()
+    }
 }
 
 /// Arguments of `pinblock encode`.
@@ -125,6 +176,9 @@ pub struct EncodeArgs {
     /// How the block is printed
     #[arg(long, value_enum, default_value_t = Encoding::Hex)]
     pub encoding: Encoding,
+    /// The security module.
+    #[command(flatten)]
+    pub provider: ProviderArgs,
 }
 
 /// Arguments of `pinblock decode`.
@@ -144,20 +198,36 @@ pub struct DecodeArgs {
     pub key: PinKeyArgs,
     /// RSA private key file (PEM or DER, PKCS#8 or PKCS#1, unencrypted): --block is an
     /// RSA cryptogram of a clear iso0-iso3 block
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["tdes_key", "aes_key"])]
+    #[arg(
+        long,
+        value_name = "FILE",
+        group = "rsa_key",
+        conflicts_with_all = ["tdes_key", "aes_key", "tdes_key_label", "aes_key_label"]
+    )]
     pub rsa_private_key: Option<PathBuf>,
-    /// RSA padding, with --rsa-private-key
+    /// Label of an RSA private key in the PKCS#11 token, instead of --rsa-private-key
+    #[arg(
+        long,
+        value_name = "LABEL",
+        group = "rsa_key",
+        conflicts_with_all = ["tdes_key", "aes_key", "tdes_key_label", "aes_key_label"]
+    )]
+    pub rsa_private_key_label: Option<String>,
+    /// RSA padding, with --rsa-private-key or --rsa-private-key-label
     #[arg(
         long,
         value_enum,
         default_value_t = Padding::OaepSha256,
-        requires = "rsa_private_key",
-        conflicts_with_all = ["tdes_key", "aes_key"]
+        requires = "rsa_key",
+        conflicts_with_all = ["tdes_key", "aes_key", "tdes_key_label", "aes_key_label"]
     )]
     pub padding: Padding,
     /// How --block is written
     #[arg(long, value_enum, default_value_t = Encoding::Hex)]
     pub encoding: Encoding,
+    /// The security module.
+    #[command(flatten)]
+    pub provider: ProviderArgs,
 }
 
 /// Arguments of `pinblock translate`.
@@ -187,9 +257,24 @@ pub struct TranslateArgs {
     /// AES key to encipher the outgoing block under (iso4)
     #[arg(long, value_name = "HEX", group = "to_key")]
     pub to_aes_key: Option<String>,
+    /// Label of the PKCS#11 token's TDES key the incoming block is enciphered under
+    #[arg(long, value_name = "LABEL", group = "from_key")]
+    pub from_tdes_key_label: Option<String>,
+    /// Label of the PKCS#11 token's AES key the incoming block is enciphered under
+    #[arg(long, value_name = "LABEL", group = "from_key")]
+    pub from_aes_key_label: Option<String>,
+    /// Label of the PKCS#11 token's TDES key to encipher the outgoing block under
+    #[arg(long, value_name = "LABEL", group = "to_key")]
+    pub to_tdes_key_label: Option<String>,
+    /// Label of the PKCS#11 token's AES key to encipher the outgoing block under
+    #[arg(long, value_name = "LABEL", group = "to_key")]
+    pub to_aes_key_label: Option<String>,
     /// How --block is read and the result printed
     #[arg(long, value_enum, default_value_t = Encoding::Hex)]
     pub encoding: Encoding,
+    /// The security module.
+    #[command(flatten)]
+    pub provider: ProviderArgs,
 }
 
 /// Arguments of `pinblock kcv`: exactly one key.

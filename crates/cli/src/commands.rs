@@ -17,10 +17,13 @@ use pinset_envelope::rsa::{MAX_RSA_BITS, MIN_RSA_BITS};
 use zeroize::Zeroizing;
 
 use crate::cli::{
-    Command, DecodeArgs, EncodeArgs, KcvArgs, PinKeyArgs, RsaKeygenArgs, TranslateArgs,
+    Command, DecodeArgs, EncodeArgs, KcvArgs, PinKeyArgs, ProviderArgs, RsaKeygenArgs,
+    TranslateArgs,
 };
 use crate::error::CliError;
 use crate::keys::{Envelope, KeyFlags, KeySource};
+use crate::provider::{Module, ModuleKey};
+use pinset_envelope::RsaPadding;
 
 /// Runs `command`. `stdin` is read only by `encode --pin -`.
 pub fn run(command: &Command, stdin: &mut dyn Read) -> Result<String, CliError> {
@@ -65,6 +68,15 @@ pub fn encode<R: CryptoRng + ?Sized>(
     rng: &mut R,
 ) -> Result<String, CliError> {
     let format = args.format;
+    if let Some(key) = module_pin_key(&args.provider, &args.key)? {
+        require_pan(args.pan.as_deref(), format.is_pan_bound().then_some(format))?;
+        let module = Module::open(&args.provider)?;
+        let handle = module.key(key)?;
+        let pan = read_pan(args.pan.as_deref())?;
+        let pin = read_pin(&args.pin, stdin)?;
+        let sealed = module.seal(&handle, format, &pin, pan.as_ref(), rng)?;
+        return Ok(args.encoding.render(sealed.as_bytes()));
+    }
     let rsa = args
         .rsa_public_key
         .as_deref()
@@ -78,6 +90,34 @@ pub fn encode<R: CryptoRng + ?Sized>(
 /// `pinblock decode`: the PIN.
 pub fn decode(args: &DecodeArgs) -> Result<String, CliError> {
     let format = args.format;
+    let rsa_key = match (&args.rsa_private_key, &args.rsa_private_key_label) {
+        (_, Some(label)) => Some(ModuleKey::RsaLabel("--rsa-private-key-label", label)),
+        (Some(file), None) if !args.provider.is_default() => {
+            Some(ModuleKey::RsaFile(KeyFlags::RSA_PRIVATE, file))
+        }
+        _ => None,
+    };
+    let module_key = match rsa_key {
+        Some(key) => Some(key),
+        None => module_pin_key(&args.provider, &args.key)?,
+    };
+    if let Some(key) = module_key {
+        require_pan(args.pan.as_deref(), format.is_pan_bound().then_some(format))?;
+        let module = Module::open(&args.provider)?;
+        let handle = module.key(key)?;
+        let pan = read_pan(args.pan.as_deref())?;
+        let block = args.encoding.parse("--block", &args.block)?;
+        let padding = rsa_key.map(|_| RsaPadding::from(args.padding));
+        let pin = module.reveal(
+            &handle,
+            padding,
+            format,
+            &block,
+            pan.as_ref(),
+            &mut system_rng()?,
+        )?;
+        return Ok(digits(&pin));
+    }
     let rsa = args
         .rsa_private_key
         .as_deref()
@@ -85,12 +125,42 @@ pub fn decode(args: &DecodeArgs) -> Result<String, CliError> {
     let (envelope, pan) = envelope_and_pan(format, &args.key, rsa, args.pan.as_deref())?;
     let block = args.encoding.parse("--block", &args.block)?;
     let pin = envelope.open(format, &block, pan.as_ref())?;
-    Ok(pin
-        .expose_digits()
+    Ok(digits(&pin))
+}
+
+/// The PIN's digits, to print.
+fn digits(pin: &Pin) -> String {
+    pin.expose_digits()
         .iter()
         .copied()
         .map(char::from)
-        .collect())
+        .collect()
+}
+
+/// The TDES or AES key of `encode` or `decode` for a security module, or
+/// `None` when the command runs as it always has (software provider, keys in hex).
+fn module_pin_key<'a>(
+    provider: &ProviderArgs,
+    key: &'a PinKeyArgs,
+) -> Result<Option<ModuleKey<'a>>, CliError> {
+    if provider.is_default() && !key.has_label() {
+        return Ok(None);
+    }
+    Ok(
+        match (
+            key.tdes_key.as_deref(),
+            key.aes_key.as_deref(),
+            key.tdes_key_label.as_deref(),
+            key.aes_key_label.as_deref(),
+        ) {
+            (Some(hex), ..) => Some(ModuleKey::TdesHex(KeyFlags::PLAIN.tdes, hex)),
+            (_, Some(hex), ..) => Some(ModuleKey::AesHex(KeyFlags::PLAIN.aes, hex)),
+            (_, _, Some(label), _) => Some(ModuleKey::TdesLabel("--tdes-key-label", label)),
+            (_, _, _, Some(label)) => Some(ModuleKey::AesLabel("--aes-key-label", label)),
+            // A clear block needs no module.
+            _ => None,
+        },
+    )
 }
 
 /// `pinblock translate`: the new block, in `--encoding`.
@@ -105,6 +175,15 @@ pub fn translate<R: CryptoRng + ?Sized>(
     let (from, to) = (args.from, args.to);
     from.check_translation(to)
         .map_err(|_| CliError::Translation { from, to })?;
+    let labels = [
+        &args.from_tdes_key_label,
+        &args.from_aes_key_label,
+        &args.to_tdes_key_label,
+        &args.to_aes_key_label,
+    ];
+    if !args.provider.is_default() || labels.iter().any(|l| l.is_some()) {
+        return translate_in_module(args);
+    }
     let from_source = KeySource::from_flags(
         KeyFlags::FROM,
         args.from_tdes_key.as_deref(),
@@ -126,6 +205,51 @@ pub fn translate<R: CryptoRng + ?Sized>(
     let block = args.encoding.parse("--block", &args.block)?;
     let pin = from_envelope.open(from, &block, pan.as_ref())?;
     let sealed = to_envelope.seal(to, &pin, pan.as_ref(), rng)?;
+    Ok(args.encoding.render(sealed.as_bytes()))
+}
+
+/// One side's key of `translate` for a module: hex or token label.
+fn module_side<'a>(
+    flags: KeyFlags,
+    hex: (&'a Option<String>, &'a Option<String>),
+    labels: [(&'static str, &'a Option<String>); 2],
+) -> Result<ModuleKey<'a>, CliError> {
+    match (hex, labels) {
+        ((Some(hex), _), _) => Ok(ModuleKey::TdesHex(flags.tdes, hex)),
+        ((_, Some(hex)), _) => Ok(ModuleKey::AesHex(flags.aes, hex)),
+        (_, [(flag, Some(label)), _]) => Ok(ModuleKey::TdesLabel(flag, label)),
+        (_, [_, (flag, Some(label))]) => Ok(ModuleKey::AesLabel(flag, label)),
+        _ => Err(CliError::TranslateKeys),
+    }
+}
+
+/// `translate` through the security module `--provider` names.
+fn translate_in_module(args: &TranslateArgs) -> Result<String, CliError> {
+    let from_key = module_side(
+        KeyFlags::FROM,
+        (&args.from_tdes_key, &args.from_aes_key),
+        [
+            ("--from-tdes-key-label", &args.from_tdes_key_label),
+            ("--from-aes-key-label", &args.from_aes_key_label),
+        ],
+    )?;
+    let to_key = module_side(
+        KeyFlags::TO,
+        (&args.to_tdes_key, &args.to_aes_key),
+        [
+            ("--to-tdes-key-label", &args.to_tdes_key_label),
+            ("--to-aes-key-label", &args.to_aes_key_label),
+        ],
+    )?;
+    let pan_bound = [args.from, args.to].into_iter().find(|f| f.is_pan_bound());
+    require_pan(args.pan.as_deref(), pan_bound)?;
+    let module = Module::open(&args.provider)?;
+    let from = module.key(from_key)?;
+    let to = module.key(to_key)?;
+    let pan = read_pan(args.pan.as_deref())?;
+    let block = args.encoding.parse("--block", &args.block)?;
+    let sealed =
+        module.translate_block((&from, args.from), (&to, args.to), &block, pan.as_ref())?;
     Ok(args.encoding.render(sealed.as_bytes()))
 }
 
@@ -295,6 +419,7 @@ mod tests {
         PinKeyArgs {
             tdes_key: tdes.map(String::from),
             aes_key: aes.map(String::from),
+            ..PinKeyArgs::default()
         }
     }
 
@@ -307,6 +432,7 @@ mod tests {
             rsa_public_key: None,
             padding: Padding::default(),
             encoding: Encoding::Hex,
+            provider: ProviderArgs::default(),
         }
     }
 
@@ -317,8 +443,10 @@ mod tests {
             pan: pan.map(String::from),
             key,
             rsa_private_key: None,
+            rsa_private_key_label: None,
             padding: Padding::default(),
             encoding: Encoding::Hex,
+            provider: ProviderArgs::default(),
         }
     }
 
@@ -332,7 +460,12 @@ mod tests {
             from_aes_key: None,
             to_tdes_key: None,
             to_aes_key: None,
+            from_tdes_key_label: None,
+            from_aes_key_label: None,
+            to_tdes_key_label: None,
+            to_aes_key_label: None,
             encoding: Encoding::Hex,
+            provider: ProviderArgs::default(),
         }
     }
 

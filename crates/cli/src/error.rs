@@ -171,6 +171,17 @@ pub enum CliError {
     /// The system random number generator failed.
     #[error("the system random number generator failed: {0}")]
     Random(getrandom::Error),
+
+    /// The security module refused or failed. The message is the module's,
+    /// which never holds key material or a PIN.
+    #[error("{message}")]
+    Module {
+        /// What the module said.
+        message: String,
+        /// Whether the command line asked for something impossible (exit 2)
+        /// rather than the data or the module failing (exit 1).
+        usage: bool,
+    },
 }
 
 impl CliError {
@@ -184,6 +195,8 @@ impl CliError {
             | CliError::RsaFormat { .. }
             | CliError::TranslateKeys
             | CliError::Translation { .. } => EXIT_USAGE,
+            CliError::Module { usage: true, .. } => EXIT_USAGE,
+            CliError::Module { usage: false, .. } => EXIT_DATA,
             CliError::Pin(_)
             | CliError::Pan(_)
             | CliError::Hex { .. }

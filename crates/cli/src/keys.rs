@@ -158,7 +158,7 @@ impl<'a> KeySource<'a> {
 ///
 /// Errors name `flag` and the I/O error kind only: not the path, never the
 /// contents. A file larger than [`MAX_KEY_FILE`] is refused unread.
-fn read_key_file(flag: &'static str, path: &Path) -> Result<Zeroizing<Vec<u8>>, CliError> {
+pub fn read_key_file(flag: &'static str, path: &Path) -> Result<Zeroizing<Vec<u8>>, CliError> {
     let fail = |kind| CliError::KeyFile { flag, kind };
     let file = File::open(path).map_err(|e| fail(e.kind()))?;
     // Room for the whole file up front: no reallocation leaves key bytes behind.

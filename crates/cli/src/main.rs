@@ -16,6 +16,7 @@ mod codec;
 mod commands;
 mod error;
 mod keys;
+mod provider;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
