@@ -293,33 +293,3 @@ fn fresh_tzpk<R: CryptoRng + ?Sized>(rng: &mut R) -> Result<TdesKey, TzpkError> 
         e => TzpkError::Envelope(e),
     })
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::convert::Infallible;
-
-    /// A generator that repeats one byte: every draw is degenerate.
-    struct Stuck;
-
-    impl rand_core::TryRng for Stuck {
-        type Error = Infallible;
-        fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-            Ok(0x0101_0101)
-        }
-        fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-            Ok(0x0101_0101_0101_0101)
-        }
-        fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-            dst.fill(0x01);
-            Ok(())
-        }
-    }
-
-    impl rand_core::TryCryptoRng for Stuck {}
-
-    #[test]
-    fn stuck_rng_is_refused() {
-        assert_eq!(fresh_tzpk(&mut Stuck).err(), Some(TzpkError::DegenerateRng));
-    }
-}

@@ -135,6 +135,21 @@ impl fmt::Display for KeyAlgorithm {
     }
 }
 
+/// The algorithm and check value of an RSA key pair, from its public half.
+pub(crate) fn rsa_handle_parts(
+    public: &pinset_envelope::RsaPublicKey,
+) -> Result<(KeyAlgorithm, KeyCheck), ModuleError> {
+    let bits = u16::try_from(public.bits()).map_err(|_| {
+        ModuleError::KeyMaterial(pinset_envelope::Error::RsaKeySize {
+            bits: public.bits(),
+        })
+    })?;
+    Ok((
+        KeyAlgorithm::Rsa { bits },
+        KeyCheck::Fingerprint(public.fingerprint_bytes()),
+    ))
+}
+
 /// What names a key without revealing it: the KCV of a symmetric key, or the
 /// first 8 bytes of SHA-256 over an RSA key's DER SubjectPublicKeyInfo.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -16,6 +16,7 @@ use rand_core::{Rng, SeedableRng, TryRng};
 
 #[cfg(feature = "aws-lc")]
 use crate::AwsLcRsaKey;
+use crate::key::rsa_handle_parts;
 use crate::{
     KeyAlgorithm, KeyCheck, KeyPurpose, KeyRef, ModuleError, PinSource, SecurityModule,
     TranslatePin,
@@ -288,18 +289,6 @@ impl SoftwareModule {
                 .map_err(ModuleError::Undecryptable),
         }
     }
-}
-
-fn rsa_handle_parts(public: &RsaPublicKey) -> Result<(KeyAlgorithm, KeyCheck), ModuleError> {
-    let bits = u16::try_from(public.bits()).map_err(|_| {
-        ModuleError::KeyMaterial(pinset_envelope::Error::RsaKeySize {
-            bits: public.bits(),
-        })
-    })?;
-    Ok((
-        KeyAlgorithm::Rsa { bits },
-        KeyCheck::Fingerprint(public.fingerprint_bytes()),
-    ))
 }
 
 impl SecurityModule for SoftwareModule {

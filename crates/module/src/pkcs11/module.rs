@@ -8,21 +8,10 @@ use pinset_envelope::{AesKey, EncryptedPinBlock, Error, RsaPadding, RsaPublicKey
 
 use super::fault::{self, Fault, NAME, unavailable, unavailable_because};
 use super::{Entry, Pkcs11Module, cipher, malformed, rsa_der, template};
+use crate::key::rsa_handle_parts;
 use crate::{
     KeyAlgorithm, KeyCheck, KeyPurpose, KeyRef, ModuleError, SecurityModule, TranslatePin,
 };
-
-fn rsa_handle_parts(public: &RsaPublicKey) -> Result<(KeyAlgorithm, KeyCheck), ModuleError> {
-    let bits = u16::try_from(public.bits()).map_err(|_| {
-        ModuleError::KeyMaterial(Error::RsaKeySize {
-            bits: public.bits(),
-        })
-    })?;
-    Ok((
-        KeyAlgorithm::Rsa { bits },
-        KeyCheck::Fingerprint(public.fingerprint_bytes()),
-    ))
-}
 
 impl SecurityModule for Pkcs11Module {
     fn name(&self) -> &'static str {
