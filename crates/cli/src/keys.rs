@@ -318,7 +318,7 @@ impl Envelope {
                 .and_then(|block| decode_clear(format, &block, pan).ok()),
             Envelope::Key(key) => key.open(format, block, pan).ok(),
             Envelope::RsaPrivate(key, padding) => {
-                pinset_envelope::rsa::open(key.as_ref(), *padding, block, format, pan).ok()
+                pinset_envelope::rsa::open(key.as_ref(), *padding, format, block, pan).ok()
             }
             Envelope::RsaPublic(..) => {
                 return Err(CliError::Usage(format!(

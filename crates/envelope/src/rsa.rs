@@ -417,15 +417,15 @@ impl fmt::Debug for RsaPrivateKey {
 /// let issuer = RsaPrivateKey::from_pem(include_str!("../tests/data/rsa2048.pem"))?;
 /// let mut rng = chacha20::ChaCha20Rng::seed_from_u64(1);
 /// let cryptogram = issuer.public_key().seal(Format::Iso1, &Pin::new("7580")?, None, RsaPadding::OaepSha256, &mut rng)?;
-/// let pin = open(&issuer, RsaPadding::OaepSha256, &cryptogram, Format::Iso1, None)?;
+/// let pin = open(&issuer, RsaPadding::OaepSha256, Format::Iso1, &cryptogram, None)?;
 /// assert_eq!(pin.expose_digits(), b"7580");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn open(
     key: &(impl RsaDecryptor + ?Sized),
     padding: RsaPadding,
-    cryptogram: &[u8],
     format: Format,
+    cryptogram: &[u8],
     pan: Option<&Pan>,
 ) -> Result<Pin, Error> {
     let plain = key.decrypt(padding, cryptogram)?;

@@ -381,14 +381,14 @@ fn openssl_cryptograms_open_for_every_padding() {
     for (padding, ct) in openssl_cryptograms() {
         let clear = key().decrypt(padding, ct).unwrap();
         assert_eq!(&clear[..], CLEAR_ISO1_PIN1234, "{padding}: {SOURCE}");
-        let pin = open(key(), padding, ct, Format::Iso1, None)
+        let pin = open(key(), padding, Format::Iso1, ct, None)
             .unwrap_or_else(|e| panic!("{padding}: {e} ({SOURCE})"));
         assert_eq!(pin.expose_digits(), b"1234", "{padding}: {SOURCE}");
         assert_eq!(pin, pin1234());
         // Through the provider seam as a trait object, as an HSM backend would be.
         let dyn_key: &dyn RsaDecryptor = key();
         assert_eq!(
-            open(dyn_key, padding, ct, Format::Iso1, None).unwrap(),
+            open(dyn_key, padding, Format::Iso1, ct, None).unwrap(),
             pin1234()
         );
     }
@@ -439,7 +439,7 @@ fn our_seal_round_trips_for_every_padding() {
                 assert_eq!(clear.len(), 8);
                 assert_eq!(clear[0] >> 4, 1, "control field of format 1");
                 assert_eq!(usize::from(clear[0] & 0x0F), digits.len());
-                assert_eq!(open(k, padding, &ct, Format::Iso1, None).unwrap(), pin);
+                assert_eq!(open(k, padding, Format::Iso1, &ct, None).unwrap(), pin);
             }
         }
         // Randomised: the same PIN never gives the same cryptogram twice.
@@ -626,7 +626,7 @@ fn every_bad_cryptogram_fails_with_the_same_outward_error() {
     let mut kinds = BTreeSet::new();
     let mut outward = BTreeSet::new();
     for (name, padding, k, ct) in &cases {
-        let err = match open(*k, *padding, ct, Format::Iso1, None) {
+        let err = match open(*k, *padding, Format::Iso1, ct, None) {
             Ok(_) => panic!("{name}: opened ({SOURCE})"),
             Err(e) => e,
         };
@@ -667,7 +667,7 @@ fn pkcs1v15_tampered_cryptogram_fails_at_the_pin_block_decode() {
             synthetic,
             key().decrypt(RsaPadding::Pkcs1v15, &tampered).unwrap()
         );
-        let err = open(key(), RsaPadding::Pkcs1v15, &tampered, Format::Iso1, None).unwrap_err();
+        let err = open(key(), RsaPadding::Pkcs1v15, Format::Iso1, &tampered, None).unwrap_err();
         assert!(
             matches!(err, Error::PlaintextLength { .. } | Error::Block(_)),
             "byte {at}: {err:?} ({SOURCE})"
@@ -677,7 +677,7 @@ fn pkcs1v15_tampered_cryptogram_fails_at_the_pin_block_decode() {
     // An OAEP cryptogram under PKCS#1 v1.5 is implicitly rejected the same way.
     for ct in [CT_OAEP_SHA256, CT_OAEP_SHA1] {
         assert!(key().decrypt(RsaPadding::Pkcs1v15, ct).is_ok());
-        let err = open(key(), RsaPadding::Pkcs1v15, ct, Format::Iso1, None).unwrap_err();
+        let err = open(key(), RsaPadding::Pkcs1v15, Format::Iso1, ct, None).unwrap_err();
         assert!(
             matches!(err, Error::PlaintextLength { .. } | Error::Block(_)),
             "{err:?}"
@@ -766,14 +766,14 @@ proptest! {
     ) {
         // Arbitrary input; the 256-byte case is the one that reaches the RSA operation.
         for ct in [&bytes[..], &bytes[..bytes.len().min(256)]] {
-            if let Err(e) = open(key(), padding, ct, Format::Iso1, None) {
+            if let Err(e) = open(key(), padding, Format::Iso1, ct, None) {
                 prop_assert_eq!(e.outward(), Undecryptable);
             }
             let _ = unwrap_tdes_key(key(), padding, ct);
         }
         let mut full = bytes.clone();
         full.resize(256, 0x5A);
-        let _ = open(key(), padding, &full, Format::Iso1, None);
+        let _ = open(key(), padding, Format::Iso1, &full, None);
     }
 
     #[test]

@@ -222,7 +222,7 @@ impl<C: CardManagement, S: KeyStore, K: Clock> MastercardPanless<C, S, K> {
             Some(index) => {
                 let pin =
                     self.ring
-                        .open_pin_block(index.as_str(), &cryptogram, Format::Iso1, None)?;
+                        .open_pin_block(index.as_str(), Format::Iso1, &cryptogram, None)?;
                 (pin, Some(self.replay.claim(&cryptogram)?))
             }
             // ISO format 0 under a ZPK is deterministic: the same PIN gives

@@ -106,7 +106,7 @@ fn ring_round_trip_keeps_every_key_and_its_state() -> TestResult {
     // The private keys came back: the decrypt-only key opens with its own padding,
     assert_eq!(
         restored
-            .open_pin_block("K1", &v15_block, Format::Iso1, None)?
+            .open_pin_block("K1", Format::Iso1, &v15_block, None)?
             .expose_digits(),
         b"7580"
     );

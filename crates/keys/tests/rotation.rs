@@ -58,7 +58,7 @@ fn block_under_old_index_opens_during_grace_then_asks_for_refetch() -> TestResul
     let (new_index, new_block) = device_seal(&ring, "1234", 2)?;
     assert_eq!(new_index, "K2");
     assert_eq!(
-        ring.open_pin_block("K2", &new_block, Format::Iso1, None)?
+        ring.open_pin_block("K2", Format::Iso1, &new_block, None)?
             .expose_digits(),
         b"1234"
     );
@@ -66,7 +66,7 @@ fn block_under_old_index_opens_during_grace_then_asks_for_refetch() -> TestResul
     // The old key still opens its blocks up to the last millisecond of grace.
     clock.set(at(5_000 + 600_000 - 1));
     assert_eq!(
-        ring.open_pin_block("K1", &old_block, Format::Iso1, None)?
+        ring.open_pin_block("K1", Format::Iso1, &old_block, None)?
             .expose_digits(),
         b"7580"
     );
@@ -74,7 +74,7 @@ fn block_under_old_index_opens_during_grace_then_asks_for_refetch() -> TestResul
     // At the end of grace it is retired: the client must fetch the key again.
     clock.set(until);
     let err = ring
-        .open_pin_block("K1", &old_block, Format::Iso1, None)
+        .open_pin_block("K1", Format::Iso1, &old_block, None)
         .err()
         .ok_or("retired key still decrypts")?;
     assert!(
@@ -86,7 +86,7 @@ fn block_under_old_index_opens_during_grace_then_asks_for_refetch() -> TestResul
     assert_eq!(err.outward(), Undecryptable);
     // The new key is unaffected.
     assert!(
-        ring.open_pin_block("K2", &new_block, Format::Iso1, None)
+        ring.open_pin_block("K2", Format::Iso1, &new_block, None)
             .is_ok()
     );
     Ok(())
@@ -97,7 +97,7 @@ fn unknown_index_is_its_own_error_and_not_a_refetch() -> TestResult {
     let (ring, _) = two_key_ring()?;
     let (_, block) = device_seal(&ring, "7580", 1)?;
     let err = ring
-        .open_pin_block("A1564386531162", &block, Format::Iso1, None)
+        .open_pin_block("A1564386531162", Format::Iso1, &block, None)
         .err()
         .ok_or("unknown index decrypted")?;
     assert!(matches!(&err, KeyError::UnknownKeyIndex(i) if i.as_str() == "A1564386531162"));
@@ -105,7 +105,7 @@ fn unknown_index_is_its_own_error_and_not_a_refetch() -> TestResult {
 
     // Text that is no key index at all is refused before any lookup, without echoing it.
     let err = ring
-        .open_pin_block("K1\r\nX-Injected: 1", &block, Format::Iso1, None)
+        .open_pin_block("K1\r\nX-Injected: 1", Format::Iso1, &block, None)
         .err()
         .ok_or("bad index accepted")?;
     assert!(matches!(err, KeyError::InvalidId(_)));
@@ -186,7 +186,7 @@ fn zero_grace_retires_the_previous_key_at_once() -> TestResult {
     let rotation = ring.rotate(NewKey::new(idx("K2")?, rsa3072()?), Duration::ZERO)?;
     assert_eq!(rotation.previous_until, Some(T0));
     let err = ring
-        .open_pin_block("K1", &block, Format::Iso1, None)
+        .open_pin_block("K1", Format::Iso1, &block, None)
         .err()
         .ok_or("decrypted")?;
     assert!(err.is_refetch());
@@ -234,7 +234,7 @@ fn not_after_retires_even_the_active_key() -> TestResult {
         Err(KeyError::ActiveKeyExpired { ref key_index, since }) if key_index.as_str() == "K1" && since == at(3_600_000)
     ));
     let err = ring
-        .open_pin_block("K1", &block, Format::Iso1, None)
+        .open_pin_block("K1", Format::Iso1, &block, None)
         .err()
         .ok_or("expired key decrypts")?;
     assert!(err.is_refetch());
@@ -281,7 +281,7 @@ fn each_key_has_its_own_padding() -> TestResult {
         &mut rng,
     )?;
     assert_eq!(
-        ring.open_pin_block("V15", &block, Format::Iso0, Some(&pan))?
+        ring.open_pin_block("V15", Format::Iso0, &block, Some(&pan))?
             .expose_digits(),
         b"4321"
     );
@@ -296,7 +296,7 @@ fn each_key_has_its_own_padding() -> TestResult {
         &mut rng,
     )?;
     let err = ring
-        .open_pin_block("V15", &oaep, Format::Iso1, None)
+        .open_pin_block("V15", Format::Iso1, &oaep, None)
         .err()
         .ok_or("wrong padding accepted")?;
     assert!(matches!(err, KeyError::Envelope(_)), "{err:?}");
@@ -350,8 +350,8 @@ fn decryptor_is_an_envelope_rsa_decryptor() -> TestResult {
     let pin = rsa::open(
         shared.as_ref(),
         decryptor.padding(),
-        &block,
         Format::Iso1,
+        &block,
         None,
     )?;
     assert_eq!(pin.expose_digits(), b"7580");
@@ -392,7 +392,7 @@ fn a_key_for_another_purpose_is_not_published_and_opens_no_pin_block() -> TestRe
         &mut rng(1),
     )?;
     assert!(matches!(
-        ring.open_pin_block("KEK1", &block, Format::Iso1, None),
+        ring.open_pin_block("KEK1", Format::Iso1, &block, None),
         Err(KeyError::WrongPurpose {
             expected: KeyPurpose::PinEncryption,
             found: KeyPurpose::KeyEncryption,
@@ -431,7 +431,7 @@ fn rotating_to_an_expired_key_is_refused_and_changes_nothing() -> TestResult {
         );
         // The live key kept its private half, even with a zero grace.
         assert_eq!(
-            ring.open_pin_block("K1", &block, Format::Iso1, None)?
+            ring.open_pin_block("K1", Format::Iso1, &block, None)?
                 .expose_digits(),
             b"7580"
         );
@@ -517,7 +517,7 @@ fn rotate_generate_makes_a_working_key() -> TestResult {
     let (index, block) = device_seal(&ring, "24680", 4)?;
     assert_eq!(index, "GEN");
     assert_eq!(
-        ring.open_pin_block("GEN", &block, Format::Iso1, None)?
+        ring.open_pin_block("GEN", Format::Iso1, &block, None)?
             .expose_digits(),
         b"24680"
     );

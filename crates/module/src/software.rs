@@ -280,7 +280,7 @@ impl SoftwareModule {
             } => {
                 key.require_purpose(KeyPurpose::PinEncryption)?;
                 let private = self.rsa_key(key)?;
-                rsa::open(private.as_ref(), padding, cryptogram, format, pan)
+                rsa::open(private.as_ref(), padding, format, cryptogram, pan)
                     .map_err(ModuleError::Undecryptable)
             }
             PinSource::Symmetric { key, format, block } => self

@@ -44,8 +44,8 @@ impl RingDecryptor {
     /// inside as `format`. Refused unless the key is for PIN encryption.
     pub fn open_pin_block(
         &self,
-        cryptogram: &[u8],
         format: Format,
+        cryptogram: &[u8],
         pan: Option<&Pan>,
     ) -> Result<Pin, KeyError> {
         if self.purpose != KeyPurpose::PinEncryption {
@@ -58,8 +58,8 @@ impl RingDecryptor {
         Ok(rsa::open(
             self.key.as_ref(),
             self.padding,
-            cryptogram,
             format,
+            cryptogram,
             pan,
         )?)
     }

@@ -315,10 +315,10 @@ impl<S: KeyStore, C: Clock> RsaKeyRing<S, C> {
     /// ring.rotate(NewKey::new(KeyIndex::new("K2")?, new), Duration::from_secs(600))?;
     ///
     /// // ...it still opens during the grace period,
-    /// assert_eq!(ring.open_pin_block("K1", &block, Format::Iso1, None)?.expose_digits(), b"1234");
+    /// assert_eq!(ring.open_pin_block("K1", Format::Iso1, &block, None)?.expose_digits(), b"1234");
     /// // and afterwards the client is told to fetch the public key again.
     /// clock.advance(Duration::from_secs(600));
-    /// let err = ring.open_pin_block("K1", &block, Format::Iso1, None).unwrap_err();
+    /// let err = ring.open_pin_block("K1", Format::Iso1, &block, None).unwrap_err();
     /// assert!(err.is_refetch());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -471,21 +471,21 @@ impl<S: KeyStore, C: Clock> RsaKeyRing<S, C> {
     /// let mut rng = chacha20::ChaCha20Rng::seed_from_u64(1);
     /// let cryptogram = device_key.seal(Format::Iso1, &Pin::new("7580")?, None, RsaPadding::OaepSha256, &mut rng)?;
     ///
-    /// let pin = ring.open_pin_block(published.key_index.as_str(), &cryptogram, Format::Iso1, None)?;
+    /// let pin = ring.open_pin_block(published.key_index.as_str(), Format::Iso1, &cryptogram, None)?;
     /// assert_eq!(pin.expose_digits(), b"7580");
-    /// let err = ring.open_pin_block("A1564386531162", &cryptogram[1..], Format::Iso1, None).unwrap_err();
+    /// let err = ring.open_pin_block("A1564386531162", Format::Iso1, &cryptogram[1..], None).unwrap_err();
     /// assert_eq!(err.outward().to_string(), "the PIN block could not be decrypted or is not a valid PIN block");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn open_pin_block(
         &self,
         key_index: &str,
-        cryptogram: &[u8],
         format: Format,
+        cryptogram: &[u8],
         pan: Option<&Pan>,
     ) -> Result<Pin, KeyError> {
         self.decryptor(key_index)?
-            .open_pin_block(cryptogram, format, pan)
+            .open_pin_block(format, cryptogram, pan)
     }
 
     /// Serializes the whole ring (every index, state, date, padding, purpose
