@@ -1,7 +1,5 @@
 //! Enfuce Card PIN API v3: set PIN with a temporary zone PIN key per controlId.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use base64::Engine;
@@ -9,10 +7,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use pinset_block::Format;
 use pinset_cms::{CardContractId, CardManagement, PlasticSequence};
 use pinset_envelope::{PinKey, RsaPublicKey};
-use pinset_keys::{
-    Clock, ControlId, DEFAULT_TZPK_TTL, MonotonicClock, PlasticRef, TemporaryKeys, Timestamp,
-    TzpkError,
-};
+use pinset_keys::{Clock, ControlId, MonotonicClock, TemporaryKeys, TzpkError};
 
 use crate::{AuditEvent, Detail, FlowError, Issuer, Operation, Reason};
 
@@ -62,21 +57,11 @@ pub struct SetPinRequest {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SetPinResponse {}
 
+/// What a controlId is bound to: the plastic whose PIN it sets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Control {
     contract: CardContractId,
     plastic: PlasticSequence,
-    expires_at: Timestamp,
-}
-
-impl Control {
-    fn plastic_ref(&self) -> Result<PlasticRef, FlowError> {
-        PlasticRef::new(&format!("{}/{}", self.contract, self.plastic)).map_err(|_| {
-            FlowError::new(
-                Reason::Unexpected,
-                Detail::Internal("plastic reference does not build"),
-            )
-        })
-    }
 }
 
 /// The issuer side of Enfuce's set PIN v3.
@@ -93,15 +78,13 @@ impl Control {
 /// A used or expired controlId answers 404. A failed set PIN changes no CMS
 /// state; after a [`Reason::IntegrationError`] the client starts again from
 /// a new controlId.
-pub struct EnfuceSetPin<C, K: Clock + Clone = MonotonicClock> {
+pub struct EnfuceSetPin<C, K: Clock = MonotonicClock> {
     issuer: Issuer<C>,
-    tzpks: TemporaryKeys<K>,
-    controls: Mutex<HashMap<ControlId, Control>>,
-    clock: K,
-    ttl: Duration,
+    /// One record per controlId: its plastic, expiry and tzpk, on one clock.
+    controls: TemporaryKeys<K, Control>,
 }
 
-impl<C: CardManagement, K: Clock + Clone> EnfuceSetPin<C, K> {
+impl<C: CardManagement, K: Clock> EnfuceSetPin<C, K> {
     /// The flow on `issuer`, with controlIds and tzpks living 30 s on `clock`.
     ///
     /// `clock` measures time to live only: give it a
@@ -112,34 +95,19 @@ impl<C: CardManagement, K: Clock + Clone> EnfuceSetPin<C, K> {
     pub fn new(issuer: Issuer<C>, clock: K) -> Self {
         EnfuceSetPin {
             issuer,
-            tzpks: TemporaryKeys::with_clock(clock.clone()),
-            controls: Mutex::new(HashMap::new()),
-            clock,
-            ttl: DEFAULT_TZPK_TTL,
+            controls: TemporaryKeys::with_clock(clock),
         }
     }
 
     /// Sets the controlId and tzpk lifetime.
     pub fn with_ttl(mut self, ttl: Duration) -> Self {
-        self.ttl = ttl;
-        self.tzpks = self.tzpks.with_ttl(ttl);
+        self.controls = self.controls.with_ttl(ttl);
         self
     }
 
     /// The issuer side (CMS, zone keys, policy).
     pub fn issuer(&self) -> &Issuer<C> {
         &self.issuer
-    }
-
-    fn controls(
-        &self,
-    ) -> Result<std::sync::MutexGuard<'_, HashMap<ControlId, Control>>, FlowError> {
-        self.controls.lock().map_err(|_| {
-            FlowError::new(
-                Reason::Unexpected,
-                Detail::Internal("control table lock poisoned"),
-            )
-        })
     }
 
     fn not_found(what: &'static str) -> FlowError {
@@ -161,17 +129,9 @@ impl<C: CardManagement, K: Clock + Clone> EnfuceSetPin<C, K> {
                 .target(contract, None, Some(plastic), &mut event)
                 .await?;
             let id = self.issuer.with_rng(ControlId::generate)?;
-            let now = self.clock.now();
-            let mut controls = self.controls()?;
-            controls.retain(|_, c| c.expires_at > now);
-            controls.insert(
-                id.clone(),
-                Control {
-                    contract,
-                    plastic,
-                    expires_at: now.saturating_add(self.ttl),
-                },
-            );
+            self.controls
+                .open(id.clone(), Control { contract, plastic })
+                .map_err(tzpk_error)?;
             event.control = Some(id.to_string());
             Ok(id)
         }
@@ -188,19 +148,12 @@ impl<C: CardManagement, K: Clock + Clone> EnfuceSetPin<C, K> {
             event.control = Some(control_id.to_string());
             let device_key = RsaPublicKey::from_base64(&request.public_key)
                 .map_err(|e| FlowError::new(Reason::RequestValidation, e))?;
-            let plastic = {
-                let controls = self.controls()?;
-                let control = controls
-                    .get(&control_id)
-                    .filter(|c| c.expires_at > self.clock.now())
-                    .ok_or_else(|| Self::not_found("unknown or expired"))?;
-                event.contract = Some(control.contract);
-                event.plastic = Some(control.plastic);
-                control.plastic_ref()?
-            };
+            let control = self.controls.binding(&control_id).map_err(tzpk_error)?;
+            event.contract = Some(control.contract);
+            event.plastic = Some(control.plastic);
             let wrapped = self
                 .issuer
-                .with_rng(|rng| self.tzpks.issue(control_id, plastic, &device_key, rng))?
+                .with_rng(|rng| self.controls.issue(control_id, control, &device_key, rng))?
                 .map_err(tzpk_error)?;
             Ok(TzpkResponse {
                 tzpk: wrapped.encrypted_key().to_owned(),
@@ -247,17 +200,10 @@ impl<C: CardManagement, K: Clock + Clone> EnfuceSetPin<C, K> {
             .map_err(|_| FlowError::request("pinBlock"))?;
 
         // Consume first: from here on, this controlId is spent.
-        let control = self
-            .controls()?
-            .remove(&control_id)
-            .filter(|c| c.expires_at > self.clock.now())
-            .ok_or_else(|| Self::not_found("unknown, used or expired"))?;
+        let (control, tzpk) = self.controls.take_bound(&control_id).map_err(tzpk_error)?;
         event.contract = Some(control.contract);
         event.plastic = Some(control.plastic);
-        let tzpk = self
-            .tzpks
-            .take(&control_id, &control.plastic_ref()?)
-            .map_err(tzpk_error)?;
+        let tzpk = tzpk.ok_or_else(|| Self::not_found("no tzpk was fetched for it"))?;
         let pin = PinKey::Tdes(tzpk)
             .open(Format::Iso1, &block, None)
             .map_err(|e| FlowError::new(Reason::InvalidPinBlock, e))?;
@@ -287,6 +233,7 @@ fn tzpk_error(e: TzpkError) -> FlowError {
         | TzpkError::Expired { .. }
         | TzpkError::AlreadyUsed(_)
         | TzpkError::PlasticMismatch(_)
+        | TzpkError::NotIssued(_)
         | TzpkError::DuplicateControlId(_) => Reason::ControlNotFound,
         TzpkError::Envelope(_) => Reason::RequestValidation,
         _ => Reason::Unexpected,

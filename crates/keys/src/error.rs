@@ -229,6 +229,10 @@ pub enum TzpkError {
     /// The control id was issued for another plastic. The key stays available to its own plastic.
     #[error("control id {0} was issued for another plastic")]
     PlasticMismatch(ControlId),
+    /// The control is open, but no temporary key was issued for it: the
+    /// device must fetch its tzpk first.
+    #[error("control id {0} has no temporary key yet")]
+    NotIssued(ControlId),
     /// The control id is already pending or recently used.
     #[error("control id {0} is already in use: each temporary key needs a fresh control id")]
     DuplicateControlId(ControlId),

@@ -1,9 +1,11 @@
-//! Temporary zone PIN keys of Enfuce's seed set-PIN flow.
+//! Enfuce's controlIds and their temporary zone PIN keys, one record each.
 //!
-//! The device sends its RSA public key (base64 of DER SPKI); the issuer
-//! answers with a fresh 16-byte TDES key (the tzpk) wrapped with RSA-OAEP
-//! SHA-256 (MGF1-SHA-256, empty label), base64, bound to a `controlId` that
-//! lives 30 seconds and opens one PIN block.
+//! A `controlId` lives 30 seconds and opens one PIN block. The device sends
+//! its RSA public key (base64 of DER SPKI); the issuer answers with a fresh
+//! 16-byte TDES key (the tzpk) wrapped with RSA-OAEP SHA-256 (MGF1-SHA-256,
+//! empty label), base64, bound to that controlId. The control and its key
+//! are one record on one clock, so they cannot disagree about whether the
+//! control is live.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -51,10 +53,13 @@ impl WrappedTzpk {
     }
 }
 
-enum Slot {
-    /// Issued and not yet taken. Boxed: a TDES key schedule is large.
+/// One controlId's record. `B` is what the control is bound to (a plastic).
+enum Slot<B> {
+    /// A control opened; no key wrapped for it yet.
+    Open { binding: B, expires_at: Timestamp },
+    /// A key issued and not yet taken. Boxed: a TDES key schedule is large.
     Pending {
-        plastic: PlasticRef,
+        binding: B,
         key: Box<TdesKey>,
         expires_at: Timestamp,
     },
@@ -64,30 +69,34 @@ enum Slot {
     Lapsed { expires_at: Timestamp },
 }
 
-impl Slot {
+impl<B> Slot<B> {
     fn expires_at(&self) -> Timestamp {
         match self {
-            Slot::Pending { expires_at, .. }
+            Slot::Open { expires_at, .. }
+            | Slot::Pending { expires_at, .. }
             | Slot::Used { expires_at }
             | Slot::Lapsed { expires_at } => *expires_at,
         }
     }
 }
 
-struct Table {
-    slots: HashMap<ControlId, Slot>,
+struct Table<B> {
+    slots: HashMap<ControlId, Slot<B>>,
     next_sweep: Timestamp,
 }
 
-/// Single-use temporary TDES keys bound to a control id and a plastic, with
-/// a time to live (30 s unless set otherwise).
+/// Enfuce's controlIds with their single-use temporary TDES keys: one record
+/// per controlId, bound to what the control is for (`B`, a [`PlasticRef`]
+/// unless set), with a time to live (30 s unless set otherwise).
 ///
-/// [`issue`](Self::issue) makes a key and wraps it for the device;
-/// [`take`](Self::take) hands it to the issuer once. A second take of the
-/// same id fails with [`TzpkError::AlreadyUsed`] until the id's TTL has
-/// passed, and of two concurrent takes exactly one wins. Thread-safe behind
-/// `&self`; expired entries are forgotten by [`sweep`](Self::sweep), which
-/// `issue` also runs once per TTL.
+/// [`open`](Self::open) starts a control; [`issue`](Self::issue) makes its
+/// key and wraps it for the device (opening the control too if it was not);
+/// [`take`](Self::take) and [`take_bound`](Self::take_bound) hand the key to
+/// the issuer once and spend the control. A second take of the same id
+/// fails with [`TzpkError::AlreadyUsed`] until the id's TTL has passed, and
+/// of two concurrent takes exactly one wins. Thread-safe behind `&self`;
+/// expired records are forgotten by [`sweep`](Self::sweep), which `open` and
+/// `issue` also run once per TTL, so no call scans every live control.
 ///
 /// ```
 /// use base64::Engine;
@@ -111,10 +120,10 @@ struct Table {
 /// assert!(tzpks.take(&id, &plastic).is_err()); // AlreadyUsed
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub struct TemporaryKeys<C: Clock = MonotonicClock> {
+pub struct TemporaryKeys<C: Clock = MonotonicClock, B = PlasticRef> {
     clock: C,
     ttl: Duration,
-    table: Mutex<Table>,
+    table: Mutex<Table<B>>,
 }
 
 impl TemporaryKeys {
@@ -131,7 +140,7 @@ impl Default for TemporaryKeys {
     }
 }
 
-impl<C: Clock> TemporaryKeys<C> {
+impl<C: Clock, B: Clone + PartialEq> TemporaryKeys<C, B> {
     /// An empty table on `clock` with the default 30-second TTL.
     pub fn with_clock(clock: C) -> Self {
         TemporaryKeys {
@@ -150,27 +159,93 @@ impl<C: Clock> TemporaryKeys<C> {
         self
     }
 
-    /// The time to live of each key.
+    /// The time to live of each control and its key.
     pub fn ttl(&self) -> Duration {
         self.ttl
     }
 
-    fn lock(&self) -> Result<MutexGuard<'_, Table>, TzpkError> {
+    fn lock(&self) -> Result<MutexGuard<'_, Table<B>>, TzpkError> {
         self.table.lock().map_err(|_| TzpkError::Poisoned)
+    }
+
+    /// The table at `now`, swept if a TTL has passed since the last sweep.
+    fn swept(&self, now: Timestamp) -> Result<MutexGuard<'_, Table<B>>, TzpkError> {
+        let mut table = self.lock()?;
+        if now >= table.next_sweep {
+            table.slots.retain(|_, slot| slot.expires_at() > now);
+            table.next_sweep = now.saturating_add(self.ttl);
+        }
+        Ok(table)
+    }
+
+    /// Opens a control for `binding`, live until now + TTL, with no key yet.
+    ///
+    /// # Errors
+    ///
+    /// [`TzpkError::DuplicateControlId`] if the id is live (open, pending or
+    /// used) and not yet expired.
+    pub fn open(&self, control_id: ControlId, binding: B) -> Result<Timestamp, TzpkError> {
+        let now = self.clock.now();
+        let expires_at = now.saturating_add(self.ttl);
+        let mut table = self.swept(now)?;
+        if table
+            .slots
+            .get(&control_id)
+            .is_some_and(|slot| slot.expires_at() > now)
+        {
+            return Err(TzpkError::DuplicateControlId(control_id));
+        }
+        table.slots.insert(
+            control_id,
+            Slot::Open {
+                binding,
+                expires_at,
+            },
+        );
+        Ok(expires_at)
+    }
+
+    /// What a live control is bound to.
+    ///
+    /// # Errors
+    ///
+    /// [`TzpkError::Unknown`], [`TzpkError::Expired`] or
+    /// [`TzpkError::AlreadyUsed`].
+    pub fn binding(&self, control_id: &ControlId) -> Result<B, TzpkError> {
+        let now = self.clock.now();
+        let table = self.lock()?;
+        match table.slots.get(control_id) {
+            None => Err(TzpkError::Unknown(control_id.clone())),
+            Some(slot) if now >= slot.expires_at() => Err(TzpkError::Expired {
+                control_id: control_id.clone(),
+                expired_at: slot.expires_at(),
+            }),
+            Some(Slot::Open { binding, .. } | Slot::Pending { binding, .. }) => Ok(binding.clone()),
+            Some(Slot::Used { .. } | Slot::Lapsed { .. }) => {
+                Err(TzpkError::AlreadyUsed(control_id.clone()))
+            }
+        }
     }
 
     /// Makes a fresh 16-byte TDES key from `rng`, wraps it under the
     /// device's RSA key with OAEP-SHA-256, and keeps it for `control_id` and
-    /// `plastic` until now + TTL.
+    /// `binding` until the control expires. An open control for the same
+    /// binding keeps its expiry; an id never opened is opened now, live
+    /// until now + TTL.
     ///
-    /// The key has odd DES parity; a draw with K1 = K2 (single DES in
-    /// disguise) is thrown away and drawn again. Fails with
-    /// [`TzpkError::DuplicateControlId`] if the id is pending or used and
-    /// not yet expired.
+    /// The key has odd DES parity and passes the envelope's key-strength
+    /// rules (see [`TdesKey::generate_double`]).
+    ///
+    /// # Errors
+    ///
+    /// [`TzpkError::DuplicateControlId`] if the id already has a key or was
+    /// used, and has not expired; [`TzpkError::PlasticMismatch`] if it was
+    /// opened for another binding; [`TzpkError::Envelope`] if the device's
+    /// key cannot wrap it.
     pub fn issue<R: CryptoRng + ?Sized>(
         &self,
         control_id: ControlId,
-        plastic: PlasticRef,
+        binding: B,
         device_public_key: &RsaPublicKey,
         rng: &mut R,
     ) -> Result<WrappedTzpk, TzpkError> {
@@ -180,21 +255,21 @@ impl<C: Clock> TemporaryKeys<C> {
         let kcv = key.kcv();
 
         let now = self.clock.now();
-        let expires_at = now.saturating_add(self.ttl);
-        let mut table = self.lock()?;
-        if now >= table.next_sweep {
-            table.slots.retain(|_, slot| slot.expires_at() > now);
-            table.next_sweep = expires_at;
-        }
-        if let Some(slot) = table.slots.get(&control_id) {
-            if slot.expires_at() > now {
-                return Err(TzpkError::DuplicateControlId(control_id));
-            }
-        }
+        let mut table = self.swept(now)?;
+        let expires_at = match table.slots.get(&control_id) {
+            Some(slot) if slot.expires_at() <= now => now.saturating_add(self.ttl),
+            None => now.saturating_add(self.ttl),
+            Some(Slot::Open {
+                binding: bound,
+                expires_at,
+            }) if *bound == binding => *expires_at,
+            Some(Slot::Open { .. }) => return Err(TzpkError::PlasticMismatch(control_id)),
+            Some(_) => return Err(TzpkError::DuplicateControlId(control_id)),
+        };
         table.slots.insert(
             control_id.clone(),
             Slot::Pending {
-                plastic,
+                binding,
                 key: Box::new(key),
                 expires_at,
             },
@@ -207,15 +282,58 @@ impl<C: Clock> TemporaryKeys<C> {
         })
     }
 
-    /// Hands over the key issued for `control_id`, once.
+    /// Hands over the key issued for `control_id`, once, if it was issued
+    /// for `binding`.
+    ///
+    /// # Errors
     ///
     /// - [`TzpkError::Unknown`]: never issued, or forgotten after expiry.
     /// - [`TzpkError::Expired`]: the TTL has passed (at exactly issue + TTL
     ///   it has); the key is destroyed.
     /// - [`TzpkError::AlreadyUsed`]: taken before (a replay).
-    /// - [`TzpkError::PlasticMismatch`]: issued for another plastic; the key
+    /// - [`TzpkError::PlasticMismatch`]: issued for another binding; the key
     ///   stays available to its own.
-    pub fn take(&self, control_id: &ControlId, plastic: &PlasticRef) -> Result<TdesKey, TzpkError> {
+    /// - [`TzpkError::NotIssued`]: the control is open but no key was issued;
+    ///   the control stays open.
+    pub fn take(&self, control_id: &ControlId, binding: &B) -> Result<TdesKey, TzpkError> {
+        self.take_if(control_id, |bound| bound == binding)
+            .map(|(_, key)| key)
+    }
+
+    /// Spends the control `control_id` whatever it holds, and hands over
+    /// what it was bound to with its key, if one was issued (`None` if the
+    /// device never fetched one). For a flow that knows the control by id
+    /// alone.
+    ///
+    /// # Errors
+    ///
+    /// [`TzpkError::Unknown`], [`TzpkError::Expired`] or [`TzpkError::AlreadyUsed`].
+    pub fn take_bound(&self, control_id: &ControlId) -> Result<(B, Option<TdesKey>), TzpkError> {
+        match self.take_if(control_id, |_| true) {
+            Ok((binding, key)) => Ok((binding, Some(key))),
+            Err(TzpkError::NotIssued(_)) => {
+                // Spend the open control: one attempt per controlId.
+                let mut table = self.lock()?;
+                match table.slots.get_mut(control_id) {
+                    Some(slot @ Slot::Open { .. }) => {
+                        let expires_at = slot.expires_at();
+                        match std::mem::replace(slot, Slot::Used { expires_at }) {
+                            Slot::Open { binding, .. } => Ok((binding, None)),
+                            _ => Err(TzpkError::AlreadyUsed(control_id.clone())),
+                        }
+                    }
+                    _ => Err(TzpkError::AlreadyUsed(control_id.clone())),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn take_if(
+        &self,
+        control_id: &ControlId,
+        accept: impl FnOnce(&B) -> bool,
+    ) -> Result<(B, TdesKey), TzpkError> {
         let now = self.clock.now();
         let mut table = self.lock()?;
         let Some(slot) = table.slots.get_mut(control_id) else {
@@ -223,7 +341,7 @@ impl<C: Clock> TemporaryKeys<C> {
         };
         let expires_at = slot.expires_at();
         if now >= expires_at {
-            if matches!(slot, Slot::Pending { .. }) {
+            if matches!(slot, Slot::Pending { .. } | Slot::Open { .. }) {
                 // Drop (and so zeroize) the key now rather than at the next sweep.
                 *slot = Slot::Lapsed { expires_at };
             }
@@ -234,15 +352,26 @@ impl<C: Clock> TemporaryKeys<C> {
         }
         match std::mem::replace(slot, Slot::Used { expires_at }) {
             Slot::Pending {
-                plastic: bound,
+                binding,
                 key,
-                ..
-            // Clone out rather than move out of the box: the boxed original is
-            // then dropped, and so zeroized, instead of freed as it is.
-            } if bound == *plastic => Ok(TdesKey::clone(&key)),
-            pending @ Slot::Pending { .. } => {
-                *slot = pending;
-                Err(TzpkError::PlasticMismatch(control_id.clone()))
+                expires_at,
+            } => {
+                if accept(&binding) {
+                    // Clone out rather than move out of the box: the boxed
+                    // original is then dropped, and so zeroized.
+                    Ok((binding, TdesKey::clone(&key)))
+                } else {
+                    *slot = Slot::Pending {
+                        binding,
+                        key,
+                        expires_at,
+                    };
+                    Err(TzpkError::PlasticMismatch(control_id.clone()))
+                }
+            }
+            open @ Slot::Open { .. } => {
+                *slot = open;
+                Err(TzpkError::NotIssued(control_id.clone()))
             }
             Slot::Used { .. } => Err(TzpkError::AlreadyUsed(control_id.clone())),
             lapsed @ Slot::Lapsed { .. } => {
@@ -255,8 +384,12 @@ impl<C: Clock> TemporaryKeys<C> {
         }
     }
 
-    /// Forgets every entry whose TTL has passed (their keys are zeroized);
+    /// Forgets every record whose TTL has passed (their keys are zeroized);
     /// returns how many. Afterwards their ids answer [`TzpkError::Unknown`].
+    ///
+    /// # Errors
+    ///
+    /// [`TzpkError::Poisoned`] if another thread panicked holding the table.
     pub fn sweep(&self) -> Result<usize, TzpkError> {
         let now = self.clock.now();
         let mut table = self.lock()?;
@@ -267,6 +400,10 @@ impl<C: Clock> TemporaryKeys<C> {
     }
 
     /// How many keys are issued, not taken and not expired.
+    ///
+    /// # Errors
+    ///
+    /// [`TzpkError::Poisoned`] if another thread panicked holding the table.
     pub fn pending(&self) -> Result<usize, TzpkError> {
         let now = self.clock.now();
         Ok(self
@@ -278,7 +415,7 @@ impl<C: Clock> TemporaryKeys<C> {
     }
 }
 
-impl<C: Clock> fmt::Debug for TemporaryKeys<C> {
+impl<C: Clock, B> fmt::Debug for TemporaryKeys<C, B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TemporaryKeys")
             .field("ttl", &self.ttl)

@@ -280,3 +280,77 @@ fn issue_sweeps_expired_entries_once_per_ttl() -> TestResult {
     assert_eq!(tzpks.pending()?, 1);
     Ok(())
 }
+
+#[test]
+fn one_record_per_control_id_from_open_to_take() -> TestResult {
+    let (tzpks, clock) = table();
+    let device = rsa2048()?;
+    let mut rng = rng(9);
+    let id = ControlId::generate(&mut rng);
+    let (mine, other) = (plastic("70001/1")?, plastic("70001/2")?);
+
+    let expires_at = tzpks.open(id.clone(), mine.clone())?;
+    assert_eq!(tzpks.binding(&id)?, mine);
+    assert!(matches!(
+        tzpks.open(id.clone(), mine.clone()),
+        Err(TzpkError::DuplicateControlId(_))
+    ));
+    // No key yet: take refuses and leaves the control open.
+    assert!(matches!(
+        tzpks.take(&id, &mine),
+        Err(TzpkError::NotIssued(_))
+    ));
+    // A key for another plastic is refused; for its own it keeps the control's expiry.
+    assert!(matches!(
+        tzpks.issue(id.clone(), other, &device.public_key(), &mut rng),
+        Err(TzpkError::PlasticMismatch(_))
+    ));
+    clock.advance(Duration::from_secs(10));
+    let wrapped = tzpks.issue(id.clone(), mine.clone(), &device.public_key(), &mut rng)?;
+    assert_eq!(
+        wrapped.expires_at(),
+        expires_at,
+        "the control's 30 s, not 30 more"
+    );
+    assert!(matches!(
+        tzpks.issue(id.clone(), mine.clone(), &device.public_key(), &mut rng),
+        Err(TzpkError::DuplicateControlId(_))
+    ));
+    let (bound, key) = tzpks.take_bound(&id)?;
+    assert_eq!(bound, mine);
+    assert_eq!(key.map(|k| k.kcv()), Some(wrapped.kcv()));
+    assert!(matches!(
+        tzpks.take_bound(&id),
+        Err(TzpkError::AlreadyUsed(_))
+    ));
+    assert!(matches!(tzpks.binding(&id), Err(TzpkError::AlreadyUsed(_))));
+    Ok(())
+}
+
+#[test]
+fn a_control_without_a_key_is_spent_by_take_bound_and_expires_on_time() -> TestResult {
+    let (tzpks, clock) = table();
+    let mut rng = rng(10);
+    let (spent, lapsing) = (ControlId::generate(&mut rng), ControlId::generate(&mut rng));
+    tzpks.open(spent.clone(), plastic("70001/1")?)?;
+    tzpks.open(lapsing.clone(), plastic("70001/1")?)?;
+    let (bound, key) = tzpks.take_bound(&spent)?;
+    assert_eq!(bound, plastic("70001/1")?);
+    assert!(key.is_none());
+    assert!(matches!(
+        tzpks.take_bound(&spent),
+        Err(TzpkError::AlreadyUsed(_))
+    ));
+    clock.advance(Duration::from_millis(29_999));
+    assert!(tzpks.binding(&lapsing).is_ok());
+    clock.advance(Duration::from_millis(1));
+    assert!(matches!(
+        tzpks.binding(&lapsing),
+        Err(TzpkError::Expired { .. })
+    ));
+    assert!(matches!(
+        tzpks.take_bound(&lapsing),
+        Err(TzpkError::Expired { .. })
+    ));
+    Ok(())
+}
