@@ -129,7 +129,7 @@ fn encrypt(c: &mut Criterion) {
 }
 
 /// One module with the fixture RSA key and a TDES ZPK imported.
-fn module_with_keys(module: &SoftwareModule) -> (KeyRef, KeyRef) {
+fn module_with_keys<M: SecurityModule>(module: &M) -> (KeyRef, KeyRef) {
     pollster::block_on(async {
         let rsa_key = module
             .import_rsa_private(
@@ -223,9 +223,72 @@ fn config() -> Criterion {
         .measurement_time(Duration::from_secs(5))
 }
 
+/// The same translation, OAEP-SHA-1 (SoftHSM 2.6 has no OAEP-SHA-256), on a
+/// PKCS#11 token next to both software engines. Runs only when
+/// `PINSET_PKCS11_{MODULE,TOKEN,PIN}` name a token
+/// (`eval "$(bash tests/softhsm/setup.sh)"`); otherwise says so and skips.
+fn pkcs11(c: &mut Criterion) {
+    let Some(config) = pinset_module::Pkcs11Config::from_env() else {
+        eprintln!("rsa2048_modules_oaep-sha1: no PKCS#11 token in the environment, skipped");
+        return;
+    };
+    let token = pinset_module::Pkcs11Module::open(&config).unwrap();
+    let ours = RsaPrivateKey::from_pem(RSA2048_PEM).unwrap();
+    let pin = Pin::new("1234").unwrap();
+    let pan = Pan::new("5141576351968605").unwrap();
+    let padding = RsaPadding::OaepSha1;
+    let ct = ours
+        .public_key()
+        .seal(Format::Iso1, &pin, None, padding, &mut rng())
+        .unwrap();
+    let rust_crypto = SoftwareModule::with_rng_seed([1; 32]);
+    let aws_lc = SoftwareModule::aws_lc_with_rng_seed([1; 32]);
+    fn run<M: SecurityModule>(
+        module: &M,
+        (rsa_key, zpk): &(KeyRef, KeyRef),
+        padding: RsaPadding,
+        ct: &[u8],
+        pan: &Pan,
+    ) -> pinset::envelope::EncryptedPinBlock {
+        pollster::block_on(module.translate(&TranslatePin {
+            source: PinSource::Rsa {
+                key: rsa_key,
+                padding,
+                cryptogram: black_box(ct),
+                format: Format::Iso1,
+            },
+            destination: zpk,
+            format: Format::Iso0,
+            pan: Some(pan),
+            policy: None,
+        }))
+        .unwrap()
+    }
+    let (sw, aws, hsm) = (
+        module_with_keys(&rust_crypto),
+        module_with_keys(&aws_lc),
+        module_with_keys(&token),
+    );
+    let expected = run(&rust_crypto, &sw, padding, &ct, &pan);
+    assert_eq!(run(&token, &hsm, padding, &ct, &pan), expected);
+    assert_eq!(run(&aws_lc, &aws, padding, &ct, &pan), expected);
+
+    let mut g = c.benchmark_group("rsa2048_modules_oaep-sha1");
+    g.bench_function("translate_rust_crypto", |b| {
+        b.iter(|| run(&rust_crypto, &sw, padding, &ct, &pan))
+    });
+    g.bench_function("translate_aws_lc", |b| {
+        b.iter(|| run(&aws_lc, &aws, padding, &ct, &pan))
+    });
+    g.bench_function("translate_softhsm", |b| {
+        b.iter(|| run(&token, &hsm, padding, &ct, &pan))
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = config();
-    targets = decrypt, encrypt, engines
+    targets = decrypt, encrypt, engines, pkcs11
 }
 criterion_main!(benches);
