@@ -28,7 +28,7 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use pinset::block::{Format, Pan, Pin, iso1};
 use pinset::cms::{ContractState, MemoryCms, PlasticStatus};
 use pinset::envelope::rsa::unwrap_tdes_key;
-use pinset::envelope::{RsaPadding, RsaPrivateKey, TdesKey};
+use pinset::envelope::{PinKey, RsaPadding, RsaPrivateKey, TdesKey};
 use pinset::flow::enfuce::{ControlOperation, SetPinRequest as EnfuceSetPinRequest, TzpkRequest};
 use pinset::flow::mastercard::SetPinRequest;
 use pinset::flow::{EnfuceSetPin, Issuer, MastercardPanless};
@@ -194,7 +194,11 @@ fn enfuce(c: &mut Criterion) {
                 .unwrap();
                 let request = EnfuceSetPinRequest {
                     control_id: control.as_str().into(),
-                    pin_block: BASE64.encode(key.encrypt_block(&iso1::encode(&pin, &mut rng))),
+                    pin_block: BASE64.encode(
+                        PinKey::from(key)
+                            .encipher_block(Format::Iso1, &iso1::encode(&pin, &mut rng), None)
+                            .unwrap(),
+                    ),
                 };
                 let start = Instant::now();
                 black_box(pollster::block_on(api.set_pin(&request, "bench")).unwrap());

@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use pinset::block::{ClearBlock, Pan};
+use pinset::block::{ClearBlock, Format, Pan};
 use pinset::cms::{ContractState, MemoryCms, PlasticStatus};
 use pinset::envelope::rsa::unwrap_tdes_key;
-use pinset::envelope::{RsaPadding, RsaPrivateKey, TdesKey};
+use pinset::envelope::{PinKey, RsaPadding, RsaPrivateKey, TdesKey};
 use pinset::flow::enfuce::{ControlOperation, SetPinRequest, TzpkRequest};
 use pinset::flow::{EnfuceSetPin, FlowError, Issuer};
 use pinset::keys::{KeyPurpose, ManualClock, Timestamp, ZoneKeys, ZpkIndex};
@@ -94,7 +94,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         tzpk.kcv()
     );
     let clear = ClearBlock::try_from_slice(&hex::decode(SEED_BLOCK)?)?;
-    let pin_block = BASE64.encode(tzpk.encrypt_block(&clear));
+    let pin_block = BASE64.encode(PinKey::from(tzpk).encipher_block(Format::Iso1, &clear, None)?);
     println!("ISO format 1 block, TDES-ECB under the tzpk, base64: {pin_block}");
 
     println!("\n== Client back end ==");

@@ -15,17 +15,10 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let key = tdes_key(sel);
-    let PinKey::Tdes(tdes) = key else {
-        unreachable!("tdes_key gives TDES keys")
-    };
+    assert!(matches!(key, PinKey::Tdes(_)), "tdes_key gives TDES keys");
     let format = format(sel >> 1);
     let pan = fixed_pan();
     let pan = (sel & 0x10 == 0).then_some(&pan);
-
-    // TDES is a permutation of 8-byte blocks.
-    if let Some(b) = block.first_chunk::<8>() {
-        assert_eq!(&tdes.encrypt_block(&tdes.decrypt_block(b)), b);
-    }
 
     match key.open(format, block, pan) {
         Ok(pin) => {

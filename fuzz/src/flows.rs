@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use pinset_block::{ClearBlock, Format, Pan, Pin};
+use pinset_block::{Format, Pan, Pin};
 use pinset_cms::{ContractState, MemoryCms, PlasticStatus};
 use pinset_envelope::{PinKey, RsaPadding, RsaPrivateKey, TdesKey};
 use pinset_flow::enfuce::{ControlOperation, SetPinRequest as EnfuceRequest, TzpkRequest};
@@ -218,6 +218,24 @@ fn text(field: Option<&[u8]>) -> String {
     String::from_utf8_lossy(field.unwrap_or_default()).into_owned()
 }
 
+/// TDES-ECB of any 8 bytes under `key`, from `des`: the device mode sends
+/// clear blocks pinset would refuse to encipher, so that the flow's decoder
+/// sees them.
+fn raw_tdes_encrypt(key: &TdesKey, mut block: [u8; 8]) -> [u8; 8] {
+    use cipher::{BlockCipherEncrypt, KeyInit};
+    let bytes = key.expose_bytes();
+    let buf = (&mut block).into();
+    match bytes.len() {
+        16 => des::TdesEde2::new_from_slice(bytes)
+            .expect("2-key tzpk")
+            .encrypt_block(buf),
+        _ => des::TdesEde3::new_from_slice(bytes)
+            .expect("3-key")
+            .encrypt_block(buf),
+    }
+    block
+}
+
 /// Whether a run may reach the RSA private-key operation.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Rsa {
@@ -354,7 +372,7 @@ pub fn run(data: &[u8], rsa: Rsa) {
             for (c, b) in clear.iter_mut().zip(pin_block) {
                 *c = *b;
             }
-            BASE64.encode(key.encrypt_block(&ClearBlock::from_bytes(clear)))
+            BASE64.encode(raw_tdes_encrypt(&key, clear))
         }
         (None, 0) => BASE64.encode(pin_block),
         (None, _) => text(Some(pin_block)),

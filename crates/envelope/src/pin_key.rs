@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use pinset_block::{Format, Pan, Pin, decode_clear, encode_clear, iso4};
+use pinset_block::{ClearBlock, Format, Pan, Pin, decode_clear, encode_clear, iso4};
 use rand_core::CryptoRng;
 
 use crate::{AesKey, Error, Kcv, TdesKey};
@@ -158,6 +158,45 @@ impl PinKey {
             }
             _ => Err(self.mismatch(format)),
         }
+    }
+
+    /// Enciphers a clear block the caller built (such as a device replaying
+    /// a fixed format 1 block), once it reads as a valid `format` block: a
+    /// PIN key enciphers PIN blocks and nothing else.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::KeyFormatMismatch`] for an AES key or format 4,
+    /// [`Error::Block`] if the block is no valid `format` block (for `pan`).
+    ///
+    /// ```
+    /// use pinset_block::{ClearBlock, Format};
+    /// use pinset_envelope::{PinKey, TdesKey};
+    ///
+    /// let tzpk = PinKey::from(TdesKey::new(&hex::decode("0123456789ABCDEFFEDCBA9876543210")?)?);
+    /// // Enfuce's seed example: ISO format 1, PIN 1234, fill A.
+    /// let clear = ClearBlock::try_from_slice(&hex::decode("141234AAAAAAAAAA")?)?;
+    /// let block = tzpk.encipher_block(Format::Iso1, &clear, None)?;
+    /// assert_eq!(tzpk.open(Format::Iso1, block.as_bytes(), None)?.expose_digits(), b"1234");
+    /// // Eight bytes that are no PIN block are refused.
+    /// let data = ClearBlock::try_from_slice(b"not PIN!")?;
+    /// assert!(tzpk.encipher_block(Format::Iso1, &data, None).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn encipher_block(
+        &self,
+        format: Format,
+        clear: &ClearBlock,
+        pan: Option<&Pan>,
+    ) -> Result<EncryptedPinBlock, Error> {
+        let PinKey::Tdes(key) = self else {
+            return Err(self.mismatch(format));
+        };
+        if format == Format::Iso4 {
+            return Err(self.mismatch(format));
+        }
+        decode_clear(format, clear, require_pan(format, pan)?)?;
+        Ok(EncryptedPinBlock::new(&key.encrypt_block(clear)))
     }
 
     /// Deciphers `block` and decodes it as `format`, checking every field.

@@ -19,8 +19,9 @@ enum Schedule {
 
 /// A double- or triple-length TDES PIN-encryption key (16 or 24 bytes).
 ///
-/// It encrypts and decrypts 8-byte PIN blocks only: there is no method to
-/// encrypt other data, so a PIN key cannot be misused as a data key. The key
+/// It enciphers and deciphers PIN blocks only, through
+/// [`PinKey`](crate::PinKey): there is no public method to encrypt other
+/// data, so a PIN key cannot be misused as a data key. The key
 /// schedule is built once, in [`TdesKey::new`], and zeroized on drop with the
 /// key bytes. `Debug` shows the length and the KCV, never the key.
 ///
@@ -146,14 +147,15 @@ impl TdesKey {
         &self.bytes[..self.len]
     }
 
-    /// Encrypts one clear PIN block (TDES-ECB).
-    pub fn encrypt_block(&self, block: &ClearBlock) -> [u8; 8] {
+    /// Encrypts one clear block (TDES-ECB). Crate-private: outside, a PIN key
+    /// enciphers only what [`PinKey`](crate::PinKey) checked is a PIN block.
+    pub(crate) fn encrypt_block(&self, block: &ClearBlock) -> [u8; 8] {
         self.encrypt_raw(*block.expose_bytes())
     }
 
     /// Decrypts one PIN block (TDES-ECB). The result is unchecked until a
-    /// format decoder reads it.
-    pub fn decrypt_block(&self, block: &[u8; 8]) -> ClearBlock {
+    /// format decoder reads it; crate-private for the same reason.
+    pub(crate) fn decrypt_block(&self, block: &[u8; 8]) -> ClearBlock {
         let mut clear = ClearBlock::from_bytes(*block);
         let buf: &mut Array<u8, _> = clear.expose_bytes_mut().into();
         match &self.schedule {

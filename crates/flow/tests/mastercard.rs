@@ -296,7 +296,7 @@ fn full_pan_refusals() {
     // A format 1 block under the shared ZPK is not ISO 0.
     let iso1_block = {
         let clear = iso1::encode(&pin("4041"), &mut rng(3));
-        hex::encode_upper(shared_zpk().encrypt_block(&clear))
+        hex::encode_upper(tdes_ecb(&shared_zpk(), *clear.expose_bytes(), true))
     };
     let e2 = mp.refuse(
         "70005",
