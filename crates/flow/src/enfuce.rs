@@ -22,8 +22,9 @@ pub enum ControlOperation {
     SetPin,
 }
 
-/// `POST /pin/v3/set/tzpk` request body.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// `POST /pin/v3/set/tzpk` request body. `Debug` shows the controlId's log
+/// prefix only: the whole id is a bearer value while it lives.
+#[derive(Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct TzpkRequest {
@@ -41,8 +42,9 @@ pub struct TzpkResponse {
     pub tzpk: String,
 }
 
-/// `POST /pin/v3/set?auditUser=…` request body.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// `POST /pin/v3/set?auditUser=…` request body. `Debug` shows the
+/// controlId's log prefix and the block's length only.
+#[derive(Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct SetPinRequest {
@@ -50,6 +52,33 @@ pub struct SetPinRequest {
     pub control_id: String,
     /// Base64 of the ISO format 1 block, TDES-ECB under the tzpk.
     pub pin_block: String,
+}
+
+/// The first characters of a controlId as the request carried it, for
+/// `Debug`: never the whole bearer value, even when it is malformed.
+fn control_prefix(text: &str) -> String {
+    match ControlId::new(text) {
+        Ok(id) => id.to_string(),
+        Err(_) => format!("<{} chars>", text.len()),
+    }
+}
+
+impl core::fmt::Debug for TzpkRequest {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("TzpkRequest")
+            .field("control_id", &control_prefix(&self.control_id))
+            .field("public_key_len", &self.public_key.len())
+            .finish()
+    }
+}
+
+impl core::fmt::Debug for SetPinRequest {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SetPinRequest")
+            .field("control_id", &control_prefix(&self.control_id))
+            .field("pin_block_len", &self.pin_block.len())
+            .finish()
+    }
 }
 
 /// `POST /pin/v3/set` response body: `{}` with 200.
@@ -148,13 +177,12 @@ impl<C: CardManagement, K: Clock> EnfuceSetPin<C, K> {
             event.control = Some(control_id.to_string());
             let device_key = RsaPublicKey::from_base64(&request.public_key)
                 .map_err(|e| FlowError::new(Reason::RequestValidation, e))?;
-            let control = self.controls.binding(&control_id).map_err(tzpk_error)?;
+            let (control, wrapped) = self
+                .issuer
+                .with_rng(|rng| self.controls.issue_for_open(control_id, &device_key, rng))?
+                .map_err(tzpk_error)?;
             event.contract = Some(control.contract);
             event.plastic = Some(control.plastic);
-            let wrapped = self
-                .issuer
-                .with_rng(|rng| self.controls.issue(control_id, control, &device_key, rng))?
-                .map_err(tzpk_error)?;
             Ok(TzpkResponse {
                 tzpk: wrapped.encrypted_key().to_owned(),
             })

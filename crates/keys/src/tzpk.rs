@@ -16,6 +16,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use pinset_envelope::{Kcv, RsaPadding, RsaPublicKey, TdesKey};
 use rand_core::CryptoRng;
+use sha2::{Digest, Sha256};
 
 use crate::{Clock, ControlId, MonotonicClock, PlasticRef, Timestamp, TzpkError};
 
@@ -80,8 +81,16 @@ impl<B> Slot<B> {
     }
 }
 
+/// A controlId is a bearer value while it lives: the table keys records by
+/// its SHA-256, so lookups compare digests, never the id's own bytes.
+type IdDigest = [u8; 32];
+
+fn digest(control_id: &ControlId) -> IdDigest {
+    Sha256::digest(control_id.as_str().as_bytes()).into()
+}
+
 struct Table<B> {
-    slots: HashMap<ControlId, Slot<B>>,
+    slots: HashMap<IdDigest, Slot<B>>,
     next_sweep: Timestamp,
 }
 
@@ -89,12 +98,14 @@ struct Table<B> {
 /// per controlId, bound to what the control is for (`B`, a [`PlasticRef`]
 /// unless set), with a time to live (30 s unless set otherwise).
 ///
-/// [`open`](Self::open) starts a control; [`issue`](Self::issue) makes its
-/// key and wraps it for the device (opening the control too if it was not);
-/// [`take`](Self::take) and [`take_bound`](Self::take_bound) hand the key to
-/// the issuer once and spend the control. A second take of the same id
-/// fails with [`TzpkError::AlreadyUsed`] until the id's TTL has passed, and
-/// of two concurrent takes exactly one wins. Thread-safe behind `&self`;
+/// [`open`](Self::open) starts a control; [`issue_for_open`](Self::issue_for_open)
+/// makes its key and wraps it for the device ([`issue`](Self::issue) does
+/// both for an id never opened); [`take`](Self::take) and
+/// [`take_bound`](Self::take_bound) hand the key to the issuer once and
+/// spend the control. A second take of the same id fails with
+/// [`TzpkError::AlreadyUsed`] until the record is swept after its TTL, a
+/// spent or lapsed record is never armed again, and of two concurrent takes
+/// exactly one wins. Thread-safe behind `&self`;
 /// expired records are forgotten by [`sweep`](Self::sweep), which `open` and
 /// `issue` also run once per TTL, so no call scans every live control.
 ///
@@ -182,21 +193,20 @@ impl<C: Clock, B: Clone + PartialEq> TemporaryKeys<C, B> {
     ///
     /// # Errors
     ///
-    /// [`TzpkError::DuplicateControlId`] if the id is live (open, pending or
-    /// used) and not yet expired.
+    /// [`TzpkError::DuplicateControlId`] if the table holds the id at all
+    /// (open, pending, used, or expired and not yet swept).
     pub fn open(&self, control_id: ControlId, binding: B) -> Result<Timestamp, TzpkError> {
         let now = self.clock.now();
         let expires_at = now.saturating_add(self.ttl);
         let mut table = self.swept(now)?;
-        if table
-            .slots
-            .get(&control_id)
-            .is_some_and(|slot| slot.expires_at() > now)
-        {
+        let id = digest(&control_id);
+        // Any record, even expired and not yet swept, keeps its id: a spent
+        // control is never opened again.
+        if table.slots.contains_key(&id) {
             return Err(TzpkError::DuplicateControlId(control_id));
         }
         table.slots.insert(
-            control_id,
+            id,
             Slot::Open {
                 binding,
                 expires_at,
@@ -214,7 +224,7 @@ impl<C: Clock, B: Clone + PartialEq> TemporaryKeys<C, B> {
     pub fn binding(&self, control_id: &ControlId) -> Result<B, TzpkError> {
         let now = self.clock.now();
         let table = self.lock()?;
-        match table.slots.get(control_id) {
+        match table.slots.get(&digest(control_id)) {
             None => Err(TzpkError::Unknown(control_id.clone())),
             Some(slot) if now >= slot.expires_at() => Err(TzpkError::Expired {
                 control_id: control_id.clone(),
@@ -230,8 +240,8 @@ impl<C: Clock, B: Clone + PartialEq> TemporaryKeys<C, B> {
     /// Makes a fresh 16-byte TDES key from `rng`, wraps it under the
     /// device's RSA key with OAEP-SHA-256, and keeps it for `control_id` and
     /// `binding` until the control expires. An open control for the same
-    /// binding keeps its expiry; an id never opened is opened now, live
-    /// until now + TTL.
+    /// binding keeps its expiry; an id the table does not hold (never
+    /// issued, or swept after its TTL) is opened now, live until now + TTL.
     ///
     /// The key has odd DES parity and passes the envelope's key-strength
     /// rules (see [`TdesKey::generate_double`]).
@@ -239,9 +249,10 @@ impl<C: Clock, B: Clone + PartialEq> TemporaryKeys<C, B> {
     /// # Errors
     ///
     /// [`TzpkError::DuplicateControlId`] if the id already has a key or was
-    /// used, and has not expired; [`TzpkError::PlasticMismatch`] if it was
-    /// opened for another binding; [`TzpkError::Envelope`] if the device's
-    /// key cannot wrap it.
+    /// used, and has not expired; [`TzpkError::Expired`] for a record past
+    /// its TTL and not yet swept (never re-armed);
+    /// [`TzpkError::PlasticMismatch`] if it was opened for another binding;
+    /// [`TzpkError::Envelope`] if the device's key cannot wrap it.
     pub fn issue<R: CryptoRng + ?Sized>(
         &self,
         control_id: ControlId,
@@ -256,18 +267,28 @@ impl<C: Clock, B: Clone + PartialEq> TemporaryKeys<C, B> {
 
         let now = self.clock.now();
         let mut table = self.swept(now)?;
-        let expires_at = match table.slots.get(&control_id) {
-            Some(slot) if slot.expires_at() <= now => now.saturating_add(self.ttl),
+        let id = digest(&control_id);
+        let expires_at = match table.slots.get(&id) {
+            // Never issued, or forgotten once its TTL passed: a new record.
             None => now.saturating_add(self.ttl),
             Some(Slot::Open {
                 binding: bound,
                 expires_at,
-            }) if *bound == binding => *expires_at,
-            Some(Slot::Open { .. }) => return Err(TzpkError::PlasticMismatch(control_id)),
+            }) if *expires_at > now && *bound == binding => *expires_at,
+            Some(Slot::Open { expires_at, .. }) if *expires_at > now => {
+                return Err(TzpkError::PlasticMismatch(control_id));
+            }
+            // A spent or lapsed record is never armed again, even expired.
+            Some(slot) if slot.expires_at() <= now => {
+                return Err(TzpkError::Expired {
+                    expired_at: slot.expires_at(),
+                    control_id,
+                });
+            }
             Some(_) => return Err(TzpkError::DuplicateControlId(control_id)),
         };
         table.slots.insert(
-            control_id.clone(),
+            id,
             Slot::Pending {
                 binding,
                 key: Box::new(key),
@@ -280,6 +301,66 @@ impl<C: Clock, B: Clone + PartialEq> TemporaryKeys<C, B> {
             kcv,
             expires_at,
         })
+    }
+
+    /// [`issue`](Self::issue) for a control [`open`](Self::open)ed before,
+    /// whatever it is bound to: the key is wrapped outside the lock, then
+    /// kept only if the control is still open and live, in one step, so a
+    /// control spent or expired meanwhile is never armed again. Returns the
+    /// binding with the wrapped key.
+    ///
+    /// # Errors
+    ///
+    /// [`TzpkError::Unknown`], [`TzpkError::Expired`],
+    /// [`TzpkError::DuplicateControlId`] (a key was issued already) or
+    /// [`TzpkError::AlreadyUsed`]; [`TzpkError::Envelope`] if the device's
+    /// key cannot wrap it.
+    pub fn issue_for_open<R: CryptoRng + ?Sized>(
+        &self,
+        control_id: ControlId,
+        device_public_key: &RsaPublicKey,
+        rng: &mut R,
+    ) -> Result<(B, WrappedTzpk), TzpkError> {
+        // Fail fast without an RSA operation for an id that is not open.
+        self.binding(&control_id)?;
+        let key = fresh_tzpk(rng)?;
+        let wrapped = device_public_key.wrap_key(&key, RsaPadding::OaepSha256, rng)?;
+        let kcv = key.kcv();
+
+        let now = self.clock.now();
+        let mut table = self.lock()?;
+        let id = digest(&control_id);
+        let Some(slot) = table.slots.get_mut(&id) else {
+            return Err(TzpkError::Unknown(control_id));
+        };
+        let expires_at = slot.expires_at();
+        if now >= expires_at {
+            return Err(TzpkError::Expired {
+                control_id,
+                expired_at: expires_at,
+            });
+        }
+        let binding = match slot {
+            Slot::Open { binding, .. } => binding.clone(),
+            Slot::Pending { .. } => return Err(TzpkError::DuplicateControlId(control_id)),
+            Slot::Used { .. } | Slot::Lapsed { .. } => {
+                return Err(TzpkError::AlreadyUsed(control_id));
+            }
+        };
+        *slot = Slot::Pending {
+            binding: binding.clone(),
+            key: Box::new(key),
+            expires_at,
+        };
+        Ok((
+            binding,
+            WrappedTzpk {
+                control_id,
+                encrypted_key: BASE64.encode(wrapped),
+                kcv,
+                expires_at,
+            },
+        ))
     }
 
     /// Hands over the key issued for `control_id`, once, if it was issued
@@ -296,47 +377,35 @@ impl<C: Clock, B: Clone + PartialEq> TemporaryKeys<C, B> {
     /// - [`TzpkError::NotIssued`]: the control is open but no key was issued;
     ///   the control stays open.
     pub fn take(&self, control_id: &ControlId, binding: &B) -> Result<TdesKey, TzpkError> {
-        self.take_if(control_id, |bound| bound == binding)
-            .map(|(_, key)| key)
+        match self.take_where(control_id, |bound| bound == binding, false)? {
+            (_, Some(key)) => Ok(key),
+            (_, None) => Err(TzpkError::NotIssued(control_id.clone())),
+        }
     }
 
     /// Spends the control `control_id` whatever it holds, and hands over
     /// what it was bound to with its key, if one was issued (`None` if the
     /// device never fetched one). For a flow that knows the control by id
-    /// alone.
+    /// alone; one step, so no `issue` can slip in between.
     ///
     /// # Errors
     ///
     /// [`TzpkError::Unknown`], [`TzpkError::Expired`] or [`TzpkError::AlreadyUsed`].
     pub fn take_bound(&self, control_id: &ControlId) -> Result<(B, Option<TdesKey>), TzpkError> {
-        match self.take_if(control_id, |_| true) {
-            Ok((binding, key)) => Ok((binding, Some(key))),
-            Err(TzpkError::NotIssued(_)) => {
-                // Spend the open control: one attempt per controlId.
-                let mut table = self.lock()?;
-                match table.slots.get_mut(control_id) {
-                    Some(slot @ Slot::Open { .. }) => {
-                        let expires_at = slot.expires_at();
-                        match std::mem::replace(slot, Slot::Used { expires_at }) {
-                            Slot::Open { binding, .. } => Ok((binding, None)),
-                            _ => Err(TzpkError::AlreadyUsed(control_id.clone())),
-                        }
-                    }
-                    _ => Err(TzpkError::AlreadyUsed(control_id.clone())),
-                }
-            }
-            Err(e) => Err(e),
-        }
+        self.take_where(control_id, |_| true, true)
     }
 
-    fn take_if(
+    /// The one critical section of both takes. An open control with no key
+    /// is spent only if `spend_open`; a record bound elsewhere is left as it was.
+    fn take_where(
         &self,
         control_id: &ControlId,
         accept: impl FnOnce(&B) -> bool,
-    ) -> Result<(B, TdesKey), TzpkError> {
+        spend_open: bool,
+    ) -> Result<(B, Option<TdesKey>), TzpkError> {
         let now = self.clock.now();
         let mut table = self.lock()?;
-        let Some(slot) = table.slots.get_mut(control_id) else {
+        let Some(slot) = table.slots.get_mut(&digest(control_id)) else {
             return Err(TzpkError::Unknown(control_id.clone()));
         };
         let expires_at = slot.expires_at();
@@ -359,7 +428,7 @@ impl<C: Clock, B: Clone + PartialEq> TemporaryKeys<C, B> {
                 if accept(&binding) {
                     // Clone out rather than move out of the box: the boxed
                     // original is then dropped, and so zeroized.
-                    Ok((binding, TdesKey::clone(&key)))
+                    Ok((binding, Some(TdesKey::clone(&key))))
                 } else {
                     *slot = Slot::Pending {
                         binding,
@@ -369,9 +438,19 @@ impl<C: Clock, B: Clone + PartialEq> TemporaryKeys<C, B> {
                     Err(TzpkError::PlasticMismatch(control_id.clone()))
                 }
             }
-            open @ Slot::Open { .. } => {
-                *slot = open;
-                Err(TzpkError::NotIssued(control_id.clone()))
+            Slot::Open {
+                binding,
+                expires_at,
+            } => {
+                if spend_open && accept(&binding) {
+                    Ok((binding, None))
+                } else {
+                    *slot = Slot::Open {
+                        binding,
+                        expires_at,
+                    };
+                    Err(TzpkError::NotIssued(control_id.clone()))
+                }
             }
             Slot::Used { .. } => Err(TzpkError::AlreadyUsed(control_id.clone())),
             lapsed @ Slot::Lapsed { .. } => {

@@ -354,3 +354,55 @@ fn a_control_without_a_key_is_spent_by_take_bound_and_expires_on_time() -> TestR
     ));
     Ok(())
 }
+
+#[test]
+fn a_spent_or_lapsed_control_is_never_armed_again() -> TestResult {
+    // Review finding: issue() used to treat an expired record, spent ones
+    // included, as new, giving a used controlId a fresh key and 30 s more.
+    let (tzpks, clock) = table();
+    let device = rsa2048()?;
+    let mut rng = rng(11);
+    let id = ControlId::generate(&mut rng);
+    let mine = plastic("70001/1")?;
+    // Sweeps at T0 and T0 + 35 s; opened at T0 + 10 s, the record still
+    // sits in the table after its expiry (T0 + 40 s), until T0 + 65 s.
+    tzpks.open(ControlId::generate(&mut rng), mine.clone())?;
+    clock.advance(Duration::from_secs(10));
+    tzpks.open(id.clone(), mine.clone())?;
+    let (bound, _) = tzpks.issue_for_open(id.clone(), &device.public_key(), &mut rng)?;
+    assert_eq!(bound, mine);
+    assert!(tzpks.take_bound(&id)?.1.is_some());
+    clock.advance(Duration::from_secs(25));
+    tzpks.open(ControlId::generate(&mut rng), mine.clone())?; // sweeps at T0 + 35 s
+    clock.advance(Duration::from_secs(5));
+    assert!(matches!(
+        tzpks.issue(id.clone(), mine.clone(), &device.public_key(), &mut rng),
+        Err(TzpkError::Expired { .. })
+    ));
+    assert!(
+        tzpks
+            .issue_for_open(id.clone(), &device.public_key(), &mut rng)
+            .is_err()
+    );
+    assert!(tzpks.take_bound(&id).is_err());
+    assert!(matches!(
+        tzpks.open(id.clone(), mine.clone()),
+        Err(TzpkError::DuplicateControlId(_))
+    ));
+    // A spent control cannot get a key either, before or after its TTL.
+    let spent = ControlId::generate(&mut rng);
+    tzpks.open(spent.clone(), mine.clone())?;
+    assert!(tzpks.take_bound(&spent)?.1.is_none());
+    assert!(matches!(
+        tzpks.issue_for_open(spent.clone(), &device.public_key(), &mut rng),
+        Err(TzpkError::AlreadyUsed(_))
+    ));
+    // Once swept, the id is simply unknown.
+    clock.advance(Duration::from_secs(31));
+    tzpks.sweep()?;
+    assert!(matches!(
+        tzpks.issue_for_open(spent, &device.public_key(), &mut rng),
+        Err(TzpkError::Unknown(_))
+    ));
+    Ok(())
+}
