@@ -31,8 +31,10 @@ pub struct PublicKeysResponse {
     pub public_rsa_key: String,
 }
 
-/// `PUT /cards/{card_contract_id}/pin` request body.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// `PUT /cards/{card_contract_id}/pin` request body. `Debug` shows the
+/// block's length only: a format 0 block under the shared ZPK is
+/// deterministic, so logged blocks would link equal PINs.
+#[derive(Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct SetPinRequest {
@@ -51,6 +53,16 @@ pub struct SetPinRequest {
         )
     )]
     pub card_sequence_number: Option<String>,
+}
+
+impl core::fmt::Debug for SetPinRequest {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SetPinRequest")
+            .field("new_pin_block_len", &self.new_pin_block.len())
+            .field("card_expiry_date", &self.card_expiry_date)
+            .field("card_sequence_number", &self.card_sequence_number)
+            .finish()
+    }
 }
 
 /// What a successful set PIN did.
@@ -164,9 +176,10 @@ impl<C: CardManagement, S: KeyStore, K: Clock> MastercardPanless<C, S, K> {
     ///
     /// See the type's documentation for the steps. Every attempt is audited,
     /// a cancelled one too: if the future is dropped before it completes, the
-    /// event is recorded with the outcome `CANCELLED` and the cryptogram's
-    /// replay claim is given back, so the client's honest retry is not
-    /// refused as a replay.
+    /// event is recorded with the outcome `CANCELLED`. The cryptogram's
+    /// replay claim fails closed: once the CMS call has started it is kept
+    /// even if the future is dropped, because the PIN may have been stored;
+    /// the client retries with a fresh cryptogram, as RSA devices do.
     pub async fn set_pin(
         &self,
         card_contract_id: &str,
@@ -218,7 +231,7 @@ impl<C: CardManagement, S: KeyStore, K: Clock> MastercardPanless<C, S, K> {
             .issuer
             .target(contract, Some(expiry), sequence, event)
             .await?;
-        let (pin, claim) = match &key_index {
+        let (pin, mut claim) = match &key_index {
             Some(index) => {
                 let pin =
                     self.ring
@@ -229,15 +242,23 @@ impl<C: CardManagement, S: KeyStore, K: Clock> MastercardPanless<C, S, K> {
             // the same block, so a repeat is no sign of a replay here.
             None => (self.open_shared(&target, &cryptogram)?, None),
         };
-        // On an error, or if this future is dropped, the claim is given back.
-        let cms = self.issuer.store(&target, &pin).await?;
-        if let Some(claim) = claim {
-            claim.keep();
+        // Dropped from here on, the claim stays (the PIN may be stored);
+        // an error the CMS returns gives it back.
+        if let Some(claim) = claim.as_mut() {
+            claim.commit_starting();
         }
-        Ok(SetPinOutcome {
-            http_status: 204,
-            cms,
-        })
+        match self.issuer.store(&target, &pin).await {
+            Ok(cms) => Ok(SetPinOutcome {
+                http_status: 204,
+                cms,
+            }),
+            Err(e) => {
+                if let Some(claim) = claim {
+                    claim.release();
+                }
+                Err(e)
+            }
+        }
     }
 
     fn open_shared(&self, target: &Target, block: &[u8]) -> Result<pinset_block::Pin, FlowError> {

@@ -28,26 +28,42 @@ struct Seen {
     next_sweep: Timestamp,
 }
 
-/// A fingerprint claimed for one request. Unless [`Claim::keep`] is called
-/// once the PIN is stored, dropping it gives the fingerprint back: a refused
-/// request, and a cancelled one, leave no trace, so an honest retry is not
-/// taken for a replay.
+/// A fingerprint claimed for one request, settled on drop.
+///
+/// Dropped before [`Claim::commit_starting`] (a refused request, or one
+/// cancelled before it reached the CMS), it gives the fingerprint back:
+/// nothing happened, so the honest retry is no replay. From the moment the
+/// CMS call starts, a drop keeps it (fail closed): the PIN may have been
+/// stored, and releasing would let a captured cryptogram be replayed. Only
+/// an error the CMS returns releases it then, through [`Claim::release`].
 pub(crate) struct Claim<'a> {
     guard: &'a ReplayGuard,
-    fingerprint: Option<[u8; 32]>,
+    /// The fingerprint and the expiry this claim wrote, so a late release
+    /// never removes another request's newer claim.
+    held: Option<([u8; 32], Timestamp)>,
+    keep_on_drop: bool,
 }
 
 impl Claim<'_> {
-    /// The set PIN succeeded: the fingerprint stays for the window.
-    pub(crate) fn keep(mut self) {
-        self.fingerprint = None;
+    /// The CMS call is about to start: from now on a drop keeps the claim.
+    pub(crate) fn commit_starting(&mut self) {
+        self.keep_on_drop = true;
+    }
+
+    /// The set PIN failed with nothing stored: give the fingerprint back.
+    pub(crate) fn release(mut self) {
+        if let Some((fingerprint, until)) = self.held.take() {
+            self.guard.release(&fingerprint, until);
+        }
     }
 }
 
 impl Drop for Claim<'_> {
     fn drop(&mut self) {
-        if let Some(fingerprint) = self.fingerprint.take() {
-            self.guard.release(&fingerprint);
+        if let Some((fingerprint, until)) = self.held.take() {
+            if !self.keep_on_drop {
+                self.guard.release(&fingerprint, until);
+            }
         }
     }
 }
@@ -85,7 +101,8 @@ impl ReplayGuard {
         if self.window.is_zero() {
             return Ok(Claim {
                 guard: self,
-                fingerprint: None,
+                held: None,
+                keep_on_drop: false,
             });
         }
         let fingerprint: [u8; 32] = Sha256::digest(cryptogram).into();
@@ -101,20 +118,24 @@ impl ReplayGuard {
                 Err(FlowError::new(Reason::ReplayedPinBlock, Detail::Replay))
             }
             _ => {
-                seen.until
-                    .insert(fingerprint, now.saturating_add(self.window));
+                let until = now.saturating_add(self.window);
+                seen.until.insert(fingerprint, until);
                 Ok(Claim {
                     guard: self,
-                    fingerprint: Some(fingerprint),
+                    held: Some((fingerprint, until)),
+                    keep_on_drop: false,
                 })
             }
         }
     }
 
-    /// Forgets a claim whose set PIN failed or was cancelled.
-    fn release(&self, fingerprint: &[u8; 32]) {
+    /// Forgets a claim whose set PIN failed or was cancelled early, if the
+    /// entry is still the one that claim wrote.
+    fn release(&self, fingerprint: &[u8; 32], until: Timestamp) {
         if let Ok(mut seen) = self.lock() {
-            seen.until.remove(fingerprint);
+            if seen.until.get(fingerprint) == Some(&until) {
+                seen.until.remove(fingerprint);
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
 //! A set PIN whose future is dropped mid-flight (the client went away, a
-//! server timeout fired) is still audited, and gives back its replay claim.
+//! server timeout fired) is still audited, and its replay claim fails
+//! closed: the PIN may have been stored, so the same cryptogram stays spent.
 //!
 //! The CMS here commits the PIN and then yields once, as a remote CMS does
 //! when the response is still on the wire: the test polls `set_pin` once,
@@ -92,7 +93,8 @@ fn flow() -> (Flow, Arc<MemoryAudit>, ManualClock) {
     (flow, audit, clock)
 }
 
-fn seal(flow: &Flow, pin_digits: &str) -> String {
+/// A device's cryptogram; each seed gives a different (randomised) one.
+fn seal(flow: &Flow, pin_digits: &str, seed: u64) -> String {
     let published = flow.ring().publish(PublicKeyForm::DerHex).unwrap();
     let key = RsaPublicKey::from_hex(&published.public_rsa_key).unwrap();
     let cryptogram = key
@@ -101,16 +103,16 @@ fn seal(flow: &Flow, pin_digits: &str) -> String {
             &pin(pin_digits),
             None,
             RsaPadding::OaepSha256,
-            &mut rng(3),
+            &mut rng(seed),
         )
         .unwrap();
     hex::encode_upper(cryptogram)
 }
 
 #[test]
-fn a_set_pin_dropped_after_the_cms_commit_is_audited_and_releases_its_claim() {
+fn a_set_pin_dropped_after_the_cms_commit_is_audited_and_keeps_its_claim() {
     let (flow, audit, _) = flow();
-    let body = mp_request(&seal(&flow, "7580"), EXPIRY, None);
+    let body = mp_request(&seal(&flow, "7580", 3), EXPIRY, None);
 
     {
         let mut future = pin!(flow.set_pin("70001", Some(KEY_INDEX), &body));
@@ -145,21 +147,39 @@ fn a_set_pin_dropped_after_the_cms_commit_is_audited_and_releases_its_claim() {
         Some("514157******8605")
     );
 
-    // The client's honest retry of the same request is no replay.
+    // The cryptogram stays spent: a captured copy cannot set the PIN again.
     flow.issuer()
         .cms()
         .yield_after_commit
         .store(false, Ordering::SeqCst);
-    let retry = pollster::block_on(flow.set_pin("70001", Some(KEY_INDEX), &body)).unwrap();
-    assert_eq!(retry.http_status, 204);
-    // Once it succeeded, the cryptogram is spent.
     let replay = pollster::block_on(flow.set_pin("70001", Some(KEY_INDEX), &body)).unwrap_err();
     assert_eq!(replay.reason(), Reason::ReplayedPinBlock);
+    // The honest retry re-seals, as RSA devices do, and succeeds.
+    let fresh = mp_request(&seal(&flow, "7580", 4), EXPIRY, None);
+    let retry = pollster::block_on(flow.set_pin("70001", Some(KEY_INDEX), &fresh)).unwrap();
+    assert_eq!(retry.http_status, 204);
     let outcomes: Vec<_> = audit.events().iter().map(|e| e.outcome).collect();
     assert_eq!(
         outcomes,
-        [AuditEvent::CANCELLED, AuditEvent::OK, "PIN_BLOCK_REPLAYED"]
+        [AuditEvent::CANCELLED, "PIN_BLOCK_REPLAYED", AuditEvent::OK]
     );
+}
+
+#[test]
+fn a_cms_error_gives_the_claim_back() {
+    // The CMS refuses to store (all or nothing): nothing happened, so the
+    // same cryptogram may be sent again.
+    let (flow, _, _) = flow();
+    flow.issuer()
+        .cms()
+        .yield_after_commit
+        .store(false, Ordering::SeqCst);
+    let body = mp_request(&seal(&flow, "7580", 3), EXPIRY, None);
+    flow.issuer().cms().inner.fail_next_store();
+    let failed = pollster::block_on(flow.set_pin("70001", Some(KEY_INDEX), &body)).unwrap_err();
+    assert_eq!(failed.reason(), Reason::IntegrationError);
+    let retry = pollster::block_on(flow.set_pin("70001", Some(KEY_INDEX), &body)).unwrap();
+    assert_eq!(retry.http_status, 204);
 }
 
 #[test]
@@ -167,7 +187,7 @@ fn a_future_never_polled_did_nothing_and_records_nothing() {
     // An attempt starts at its first poll: before that no CMS read, no RSA
     // operation, no claim, so there is nothing to audit.
     let (flow, audit, _) = flow();
-    let body = mp_request(&seal(&flow, "7580"), EXPIRY, None);
+    let body = mp_request(&seal(&flow, "7580", 3), EXPIRY, None);
     drop(flow.set_pin("70001", Some(KEY_INDEX), &body));
     assert!(audit.events().is_empty());
     assert!(
