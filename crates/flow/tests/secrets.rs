@@ -461,3 +461,35 @@ fn token_check_sees_a_pin_in_text() {
     assert!(!has_token("A7580F", "7580"));
     assert!(!has_token("175801", "7580"));
 }
+
+#[test]
+fn request_bodies_print_no_control_id_or_pin_block() {
+    // Review finding: the request DTOs derived Debug and printed both.
+    let control = "83fa5f55-3dd7-453a-8233-4242a6bad179";
+    let block = "E5639CBC7EC0B4CA";
+    let printed = format!(
+        "{:?} {:?} {:?} {:?}",
+        TzpkRequest {
+            control_id: control.into(),
+            public_key: "MIIB".into(),
+        },
+        pinset_flow::enfuce::SetPinRequest {
+            control_id: control.into(),
+            pin_block: BASE64.encode(hex::decode(block).unwrap()),
+        },
+        pinset_flow::enfuce::SetPinRequest {
+            control_id: "not a control id but a secret".into(),
+            pin_block: String::new(),
+        },
+        pinset_flow::mastercard::SetPinRequest {
+            new_pin_block: block.into(),
+            card_expiry_date: "2812".into(),
+            card_sequence_number: None,
+        },
+    );
+    assert!(printed.contains("83fa5f55…"), "{printed}");
+    for secret in [control, &control[9..], block, "not a control id"] {
+        assert!(!printed.contains(secret), "{printed} shows {secret}");
+    }
+    assert!(!printed.contains(&BASE64.encode(hex::decode(block).unwrap())));
+}
