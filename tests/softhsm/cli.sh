@@ -53,6 +53,13 @@ check "SoftHSM 2.6 OAEP-SHA-256: unsupported, exit 1" \
 check "aws-lc decodes OpenSSL's OAEP-SHA-256 cryptogram" 1234 \
   "$("$bin" decode --provider aws-lc --format iso1 --block "$(hexof "$data/iso1_pin1234_oaep_sha256.bin")" \
     --rsa-private-key "$data/rsa2048.pem")"
+# A key the token would let out is refused, even sensitive.
+tool --write-object "$tmp/zpk.bin" --type secrkey --key-type DES3:24 --label cli-zpk-x --id 01 --sensitive \
+  --private --extractable
+err=$("$bin" decode "${p11[@]}" --format iso0 --block "$block" --pan 1234567890123456 \
+  --tdes-key-label cli-zpk-x 2>&1 >/dev/null); rc=$?
+case "$err" in *CKA_EXTRACTABLE*) why=extractable ;; *) why="$err" ;; esac
+check "an extractable token key is refused, exit 1" "1 extractable" "$rc $why"
 err=$("$bin" decode "${p11[@]}" --format iso0 --block "$block" --pan 1234567890123456 --tdes-key-label no-such 2>&1); rc=$?
 check "an unknown label exits 1" 1 "$rc"
 case "$err$("$bin" decode "${p11[@]}" --format iso0 --block "$block" --pan 1234567890123456 \

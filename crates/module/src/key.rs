@@ -136,6 +136,7 @@ impl fmt::Display for KeyAlgorithm {
 }
 
 /// The algorithm and check value of an RSA key pair, from its public half.
+#[cfg(any(feature = "software", feature = "pkcs11"))]
 pub(crate) fn rsa_handle_parts(
     public: &pinset_envelope::RsaPublicKey,
 ) -> Result<(KeyAlgorithm, KeyCheck), ModuleError> {

@@ -58,11 +58,16 @@ pub(super) fn kcv(session: &Session, key: ObjectHandle, algorithm: KeyAlgorithm)
         l.zeroize();
         let tag = encrypt(session, &Mechanism::AesEcb, key, &k1);
         k1.zeroize();
-        let tag = tag?;
-        Ok(Kcv::from_bytes([tag[0], tag[1], tag[2]]))
+        let mut tag = tag?;
+        let kcv = Kcv::from_bytes([tag[0], tag[1], tag[2]]);
+        tag.zeroize();
+        Ok(kcv)
     } else {
-        let c = encrypt(session, &Mechanism::Des3Ecb, key, &[0u8; 8])?;
-        Ok(Kcv::from_bytes([c[0], c[1], c[2]]))
+        // Only 3 bytes name the key; the rest of E(K, 0) is wiped.
+        let mut c = encrypt(session, &Mechanism::Des3Ecb, key, &[0u8; 8])?;
+        let kcv = Kcv::from_bytes([c[0], c[1], c[2]]);
+        c.zeroize();
+        Ok(kcv)
     }
 }
 

@@ -29,9 +29,13 @@ use crate::{KeyAlgorithm, KeyCheck, KeyPurpose, KeyRef, ModuleError};
 ///
 /// # Where the keys are
 ///
-/// Every key is a token object with CKA_SENSITIVE true and CKA_EXTRACTABLE
-/// false, one purpose and no more usages than that purpose needs (a PIN key
-/// encrypts and decrypts and never wraps). A [`KeyRef`]'s id is the
+/// Every key is CKA_SENSITIVE and not CKA_EXTRACTABLE (the tzpk alone is
+/// extractable until its one wrap, below), with one purpose. Keys this
+/// module creates get no more usages than that purpose needs (a PIN key
+/// encrypts and decrypts and never wraps); keys loaded by other tools and
+/// found by label must be sensitive and non-extractable, and usage flags
+/// those tools add (`pkcs11-tool` always sets CKA_WRAP and CKA_UNWRAP on
+/// secret keys) are tolerated, since pinset never calls those operations. A [`KeyRef`]'s id is the
 /// object's CKA_LABEL; its purpose is the object's CKA_ID, one byte
 /// ([`KeyPurpose::code`]: `01` PIN, `02` key, `03` data encryption), so a
 /// handle whose purpose was edited is refused.
@@ -266,6 +270,7 @@ impl Pkcs11Module {
             AttributeType::KeyType,
             AttributeType::Id,
             AttributeType::Sensitive,
+            AttributeType::Extractable,
         ];
         wanted.extend(if rsa {
             [AttributeType::Modulus, AttributeType::PublicExponent].as_slice()
@@ -284,6 +289,7 @@ impl Pkcs11Module {
                 Attribute::KeyType(t) => found.key_type = Some(t),
                 Attribute::Id(id) => found.purpose = template::purpose_of(&id),
                 Attribute::Sensitive(on) => found.sensitive = on,
+                Attribute::Extractable(on) => found.extractable = on,
                 Attribute::ValueLen(len) => found.len = usize::from(len),
                 Attribute::Modulus(n) => found.modulus = n,
                 Attribute::PublicExponent(e) => found.exponent = e,
@@ -300,9 +306,10 @@ impl Pkcs11Module {
                 found: found_purpose,
             });
         }
-        if !found.sensitive {
+        if !found.sensitive || found.extractable {
             return Err(unknown(
-                "not CKA_SENSITIVE: pinset uses no key the token would reveal".into(),
+                "not CKA_SENSITIVE, or CKA_EXTRACTABLE: pinset uses no key the token would reveal or let out"
+                    .into(),
             ));
         }
         let (found_algorithm, public) = found.algorithm()?;
@@ -337,6 +344,7 @@ struct Found {
     key_type: Option<KeyType>,
     purpose: Option<KeyPurpose>,
     sensitive: bool,
+    extractable: bool,
     len: usize,
     modulus: Vec<u8>,
     exponent: Vec<u8>,

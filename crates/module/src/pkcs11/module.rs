@@ -176,7 +176,8 @@ impl SecurityModule for Pkcs11Module {
 
     /// CKM_DES2_KEY_GEN in the token (odd parity), C_WrapKey under the
     /// device's key imported as a session object, then CKA_EXTRACTABLE
-    /// cleared and the KCV computed in the token. A random 2-key TDES key
+    /// cleared and read back (a token that keeps it set loses the key and
+    /// answers [`ModuleError::Unsupported`]), and the KCV computed in the token. A random 2-key TDES key
     /// with a weak half (K1 = K2, or a DES weak key) has odds below 2^-50,
     /// and the token cannot show the key to check, so it is not checked.
     ///
@@ -204,13 +205,31 @@ impl SecurityModule for Pkcs11Module {
             .map_err(|e| fault::operation(&e, None, "generating TDES keys"))?;
         let finish = || -> Result<(Vec<u8>, pinset_envelope::Kcv), ModuleError> {
             let wrapped = self.wrap_for_device(tzpk, device_key, padding)?;
-            // Once wrapped, never again. A token that refuses has still kept it sensitive.
-            let cleared = self
-                .pool
-                .with_keeper(|s| s.update_attributes(tzpk, &[Attribute::Extractable(false)]))?;
-            if let Err(e) = cleared {
-                if fault::classify(&e) == Fault::Unavailable {
+            // Once wrapped, never again: a tzpk the token keeps extractable
+            // is discarded, not handed out.
+            let cleared = self.pool.with_keeper(|s| {
+                s.update_attributes(tzpk, &[Attribute::Extractable(false)])?;
+                s.get_attributes(tzpk, &[AttributeType::Extractable])
+            })?;
+            match cleared {
+                Ok(attributes)
+                    if attributes
+                        .iter()
+                        .any(|a| matches!(a, Attribute::Extractable(false))) => {}
+                Ok(_) => {
+                    return Err(ModuleError::Unsupported {
+                        module: NAME,
+                        what: "clearing CKA_EXTRACTABLE on a tzpk after its wrap",
+                    });
+                }
+                Err(e) if fault::classify(&e) == Fault::Unavailable => {
                     return Err(unavailable(&e));
+                }
+                Err(_) => {
+                    return Err(ModuleError::Unsupported {
+                        module: NAME,
+                        what: "clearing CKA_EXTRACTABLE on a tzpk after its wrap",
+                    });
                 }
             }
             let kcv = self
