@@ -6,6 +6,7 @@
 //! |---|---|---|
 //! | [`block`] | `pinset-block` | ISO 9564-1 PIN blocks, formats 0 to 4, no cipher |
 //! | [`envelope`] | `pinset-envelope` | TDES/AES PIN keys, KCVs, translation, RSA behind a provider trait |
+//! | [`module`] | `pinset-module` | the security-module seam: key handles, PIN translation inside a module |
 //! | [`keys`] | `pinset-keys` | RSA key ring by key index, zone PIN keys, temporary keys, keys at rest |
 //! | [`cms`] | `pinset-cms` | the card management system trait and a reference CMS |
 //! | [`flow`] | `pinset-flow` | the Mastercard Processing and Enfuce set-PIN flows |
@@ -18,3 +19,4 @@ pub use pinset_cms as cms;
 pub use pinset_envelope as envelope;
 pub use pinset_flow as flow;
 pub use pinset_keys as keys;
+pub use pinset_module as module;
