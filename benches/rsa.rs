@@ -180,21 +180,36 @@ fn run<M: SecurityModule>(
     .unwrap()
 }
 
+/// A device's cryptogram of PIN 1234 (format 1) under the fixture key, its
+/// card's PAN, and a software module on each RSA engine.
+fn module_fixture(padding: RsaPadding) -> (Vec<u8>, Pan, SoftwareModule, SoftwareModule) {
+    let ct = RsaPrivateKey::from_pem(RSA2048_PEM)
+        .unwrap()
+        .public_key()
+        .seal(
+            Format::Iso1,
+            &Pin::new("1234").unwrap(),
+            None,
+            padding,
+            &mut rng(),
+        )
+        .unwrap();
+    (
+        ct,
+        Pan::new("5141576351968605").unwrap(),
+        SoftwareModule::with_rng_seed([1; 32]),
+        SoftwareModule::aws_lc_with_rng_seed([1; 32]),
+    )
+}
+
 /// The two RSA engines side by side: bare decryption, then a whole
 /// `translate` from an RSA cryptogram to format 0.
 fn engines(c: &mut Criterion) {
     let bare = rsa::RsaPrivateKey::from_pkcs8_pem(RSA2048_PEM).unwrap();
     let ours = RsaPrivateKey::from_pem(RSA2048_PEM).unwrap();
     let aws = AwsLcRsaKey::from_der(&ours.to_pkcs8_der().unwrap()).unwrap();
-    let pin = Pin::new("1234").unwrap();
-    let pan = Pan::new("5141576351968605").unwrap();
     let padding = RsaPadding::OaepSha256;
-    let ct = ours
-        .public_key()
-        .seal(Format::Iso1, &pin, None, padding, &mut rng())
-        .unwrap();
-    let rust_crypto = SoftwareModule::with_rng_seed([1; 32]);
-    let aws_lc = SoftwareModule::aws_lc_with_rng_seed([1; 32]);
+    let (ct, pan, rust_crypto, aws_lc) = module_fixture(padding);
     let keys = [
         (
             "translate_rust_crypto",
@@ -243,16 +258,8 @@ fn pkcs11(c: &mut Criterion) {
         return;
     };
     let token = pinset_module::Pkcs11Module::open(&config).unwrap();
-    let ours = RsaPrivateKey::from_pem(RSA2048_PEM).unwrap();
-    let pin = Pin::new("1234").unwrap();
-    let pan = Pan::new("5141576351968605").unwrap();
     let padding = RsaPadding::OaepSha1;
-    let ct = ours
-        .public_key()
-        .seal(Format::Iso1, &pin, None, padding, &mut rng())
-        .unwrap();
-    let rust_crypto = SoftwareModule::with_rng_seed([1; 32]);
-    let aws_lc = SoftwareModule::aws_lc_with_rng_seed([1; 32]);
+    let (ct, pan, rust_crypto, aws_lc) = module_fixture(padding);
     let (sw, aws, hsm) = (
         module_with_keys(&rust_crypto),
         module_with_keys(&aws_lc),
