@@ -1,21 +1,37 @@
 //! Criterion benchmarks of the key-index layer and the whole set-PIN flows,
-//! against the bare RSA-2048 decryption in the same run.
+//! against the bare RSA-2048 decryptions in the same run.
 //!
-//! `cargo bench --bench flows` (about a minute). Groups:
+//! `cargo bench --bench flows` (about a minute). Every key lives in a
+//! `SoftwareModule`; the ring, the zone keys and the flows hold handles.
+//! Groups:
 //!
-//! - `keys/ring_lookup`: `RsaKeyRing::decryptor` by key index.
-//! - `keys/tzpk_issue_take`: `TemporaryKeys::issue` (16-byte key drawn, RSA-OAEP
-//!   wrapped for the device) then `take`.
-//! - `mp_set_pin/flow`: Mastercard Processing `set_pin`, from the request body
-//!   to the CMS store (hex decode, CMS reads, RSA-2048 OAEP-SHA-256 decrypt,
-//!   format 1 decode, policy, format 0 under the ZPK, store).
-//!   `mp_set_pin/bare_rsa_decrypt`: the `rsa` crate's decryption alone. The
-//!   budget is flow ≤ 1.05 × bare. Each request carries a fresh cryptogram
-//!   (made untimed in set-up), since the flow refuses replays.
+//! - `keys/ring_lookup`: `RsaKeyRing::live_key` by key index.
+//! - `keys/tzpk_issue_take`: `SecurityModule::generate_tzpk` (16-byte key
+//!   drawn, RSA-OAEP wrapped for the device), `TemporaryKeys::issue`, `take`,
+//!   then `destroy` of the tzpk in the module.
+//! - `mastercard_set_pin_backends`: Mastercard Processing `set_pin` with a
+//!   `Key-Index`, from the request body to the CMS store (hex decode, CMS
+//!   reads, RSA-2048 OAEP-SHA-256 decrypt, format 1 decode, policy, format 0
+//!   under the ZPK, all inside the module's `translate`, then the store), on
+//!   each RSA engine of the software module, next to that engine's bare
+//!   decryption of the same cryptogram:
+//!   - `flow_software`: on `SoftwareModule::new()` (the `rsa` crate);
+//!   - `flow_aws_lc`: on `SoftwareModule::new_aws_lc()`;
+//!   - `aws_lc_decrypt`: `pinset_module::AwsLcRsaKey` through the
+//!     `RsaDecryptor` trait (aws-lc, plus one zeroizing buffer);
+//!   - `rsa_decrypt`: `pinset_envelope::RsaPrivateKey` through the same
+//!     trait (the `rsa` crate), the baseline.
+//!
+//!   Budgets: `flow_software` ≤ 1.05 × `rsa_decrypt`; `flow_aws_lc` ≤ 1.10 ×
+//!   `aws_lc_decrypt`; `flow_software` ≥ 4 × `flow_aws_lc`. The cryptogram is
+//!   sealed once, outside the timed loop (sealing is the device's work), and
+//!   the flows' replay window is zero, so every iteration sends the same
+//!   request. Filter with `cargo bench --bench flows -- mastercard`.
 //! - `enfuce_set_pin/issue_tzpk_set`: issuer side of one Enfuce set PIN
-//!   (`issue_control`, `get_tzpk`, `set_pin`); the device's unwrap and TDES
-//!   encryption between them are not timed.
+//!   (`issue_control`, `get_tzpk`, `set_pin`) on the software module; the
+//!   device's unwrap and TDES encryption between them are not timed.
 
+// Bench set-up fails loudly on a bad constant; that is what we want here.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
@@ -24,11 +40,11 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use chacha20::ChaCha20Rng;
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group, criterion_main};
 use pinset::block::{Format, Pan, Pin, iso1};
 use pinset::cms::{ContractState, MemoryCms, PlasticStatus};
-use pinset::envelope::rsa::unwrap_tdes_key;
-use pinset::envelope::{PinKey, RsaPadding, RsaPrivateKey, TdesKey};
+use pinset::envelope::rsa::{RsaDecryptor, unwrap_tdes_key};
+use pinset::envelope::{PinKey, RsaPadding, RsaPrivateKey};
 use pinset::flow::enfuce::{ControlOperation, SetPinRequest as EnfuceSetPinRequest, TzpkRequest};
 use pinset::flow::mastercard::SetPinRequest;
 use pinset::flow::{EnfuceSetPin, Issuer, MastercardPanless};
@@ -36,86 +52,113 @@ use pinset::keys::{
     ControlId, KeyIndex, KeyPurpose, MonotonicClock, NewKey, PlasticRef, RsaKeyRing, TemporaryKeys,
     ZoneKeys, ZpkIndex,
 };
+use pinset::module::{AwsLcRsaKey, KeyAlgorithm, SecurityModule, SoftwareModule};
 use rand_core::SeedableRng;
-use rsa::Oaep;
-use rsa::pkcs8::DecodePrivateKey;
-use sha2::Sha256;
 
+/// The 2048-bit fixture key (PKCS#8 PEM, OpenSSL-made).
 const RSA2048_PEM: &str = include_str!("../crates/envelope/tests/data/rsa2048.pem");
-/// Mastercard Processing sandbox ZPK and card 70001.
+/// Mastercard Processing sandbox key index, ZPK and card 70001
+/// (shared/vectors/iso9564.json).
+const KEY_INDEX: &str = "A1564386531162";
 const ZPK: &str = "F94B8CD62A20B85AA9B8E06DB6B0BA6785EC029CB604E861";
+const CONTRACT: &str = "70001";
+const PAN: &str = "5141576351968605";
 
-fn issuer() -> Issuer<MemoryCms> {
+/// An issuer on `module`: card 70001 in a `MemoryCms`, the sandbox ZPK
+/// imported into the module as the CMS's zone PIN key.
+fn issuer<M: SecurityModule>(module: M) -> Issuer<MemoryCms, M> {
     let cms = MemoryCms::new();
-    let contract = "70001".parse().unwrap();
-    cms.add_contract(
-        contract,
-        Pan::new("5141576351968605").unwrap(),
-        ContractState::OPEN,
-    );
+    let contract = CONTRACT.parse().unwrap();
+    cms.add_contract(contract, Pan::new(PAN).unwrap(), ContractState::OPEN);
     cms.add_plastic(
         contract,
         "1".parse().unwrap(),
         "2812".parse().unwrap(),
         PlasticStatus::Locked,
     );
+    let handle = pollster::block_on(module.import_symmetric(
+        KeyAlgorithm::Tdes3,
+        KeyPurpose::PinEncryption,
+        &hex::decode(ZPK).unwrap(),
+    ))
+    .unwrap();
     let zone = ZoneKeys::new();
     let zpk = ZpkIndex::new("ZPK-CMS").unwrap();
-    zone.insert(
-        zpk.clone(),
-        TdesKey::new(&hex::decode(ZPK).unwrap()).unwrap(),
-        KeyPurpose::PinEncryption,
-    )
-    .unwrap();
-    Issuer::with_rng_seed(cms, zone, zpk, [7; 32])
+    zone.insert(zpk.clone(), handle).unwrap();
+    Issuer::with_rng_seed(cms, module, zone, zpk, [7; 32])
+}
+
+/// A ring whose active key under [`KEY_INDEX`] is the fixture key, imported
+/// into `module` for PIN encryption.
+fn ring<M: SecurityModule>(module: &M) -> RsaKeyRing {
+    let der = RsaPrivateKey::from_pem(RSA2048_PEM)
+        .unwrap()
+        .to_pkcs8_der()
+        .unwrap();
+    let new = pollster::block_on(async {
+        let handle = module
+            .import_rsa_private(KeyPurpose::PinEncryption, &der)
+            .await
+            .unwrap();
+        NewKey::from_module(module, KeyIndex::new(KEY_INDEX).unwrap(), handle)
+            .await
+            .unwrap()
+    });
+    let ring = RsaKeyRing::new();
+    ring.rotate(new, Duration::ZERO).unwrap();
+    ring
 }
 
 fn keys(c: &mut Criterion) {
     let mut rng = ChaCha20Rng::seed_from_u64(1);
-    let ring = RsaKeyRing::new();
-    let key = RsaPrivateKey::from_pem(RSA2048_PEM).unwrap();
-    ring.rotate(
-        NewKey::new(KeyIndex::new("A1564386531162").unwrap(), key.clone()),
-        Duration::ZERO,
-    )
-    .unwrap();
+    let module = SoftwareModule::with_rng_seed([1; 32]);
+    let ring = ring(&module);
     let mut g = c.benchmark_group("keys");
     g.bench_function("ring_lookup", |b| {
-        b.iter(|| black_box(ring.decryptor(black_box("A1564386531162")).unwrap()))
+        b.iter(|| black_box(ring.live_key(black_box(KEY_INDEX)).unwrap()))
     });
     let tzpks = TemporaryKeys::new();
-    let device = key.public_key();
+    let device = RsaPrivateKey::from_pem(RSA2048_PEM).unwrap().public_key();
     let plastic = PlasticRef::new("70001/1").unwrap();
     g.bench_function("tzpk_issue_take", |b| {
         b.iter(|| {
             let id = ControlId::generate(&mut rng);
-            tzpks
-                .issue(id.clone(), plastic.clone(), &device, &mut rng)
-                .unwrap();
-            black_box(tzpks.take(&id, &plastic).unwrap())
+            pollster::block_on(async {
+                let (tzpk, wrapped) = module
+                    .generate_tzpk(&device, RsaPadding::OaepSha256)
+                    .await
+                    .unwrap();
+                tzpks
+                    .issue(id.clone(), plastic.clone(), tzpk, &wrapped)
+                    .unwrap();
+                let taken = tzpks.take(&id, &plastic).unwrap();
+                module.destroy(black_box(&taken)).await.unwrap();
+            })
         })
     });
     g.finish();
 }
 
+/// The Mastercard flow on `module`, replay window zero: the same request may
+/// be sent again and again.
+fn mastercard_flow(module: SoftwareModule) -> MastercardPanless<MemoryCms> {
+    let ring = ring(&module);
+    MastercardPanless::new(issuer(module), ring).with_replay_window(Duration::ZERO)
+}
+
 fn mastercard(c: &mut Criterion) {
-    let mut rng = ChaCha20Rng::seed_from_u64(2);
-    let ring = RsaKeyRing::new();
-    let key = RsaPrivateKey::from_pem(RSA2048_PEM).unwrap();
-    let device = key.public_key();
-    ring.rotate(
-        NewKey::new(KeyIndex::new("A1564386531162").unwrap(), key),
-        Duration::ZERO,
-    )
-    .unwrap();
-    let mp = MastercardPanless::new(issuer(), ring);
-    let cryptogram = device
+    let private = RsaPrivateKey::from_pem(RSA2048_PEM).unwrap();
+    let aws = AwsLcRsaKey::from_der(&private.to_pkcs8_der().unwrap()).unwrap();
+    let padding = RsaPadding::OaepSha256;
+    // The device's work, done once, untimed.
+    let cryptogram = private
+        .public_key()
         .seal(
             Format::Iso1,
             &Pin::new("7580").unwrap(),
             None,
-            RsaPadding::OaepSha256,
-            &mut rng,
+            padding,
+            &mut ChaCha20Rng::seed_from_u64(2),
         )
         .unwrap();
     let body = SetPinRequest {
@@ -123,48 +166,65 @@ fn mastercard(c: &mut Criterion) {
         card_expiry_date: "2812".into(),
         card_sequence_number: None,
     };
-    let bare = rsa::RsaPrivateKey::from_pkcs8_pem(RSA2048_PEM).unwrap();
+    let flows = [
+        (
+            "flow_software",
+            mastercard_flow(SoftwareModule::new().unwrap()),
+        ),
+        (
+            "flow_aws_lc",
+            mastercard_flow(SoftwareModule::new_aws_lc().unwrap()),
+        ),
+    ];
+    let set_pin = |mp: &MastercardPanless<MemoryCms>| {
+        pollster::block_on(mp.set_pin(CONTRACT, Some(KEY_INDEX), black_box(&body))).unwrap()
+    };
 
-    let mut g = c.benchmark_group("mp_set_pin");
-    // Each request needs a fresh cryptogram (a repeat is refused as a
-    // replay); sealing it is the device's work, so it is set-up, not timed.
-    let pin = Pin::new("7580").unwrap();
-    g.bench_function("flow", |b| {
-        b.iter_batched(
-            || SetPinRequest {
-                new_pin_block: hex::encode_upper(
-                    device
-                        .seal(Format::Iso1, &pin, None, RsaPadding::OaepSha256, &mut rng)
-                        .unwrap(),
-                ),
-                ..body.clone()
-            },
-            |body| {
-                black_box(
-                    pollster::block_on(mp.set_pin("70001", Some("A1564386531162"), &body)).unwrap(),
-                )
-            },
-            BatchSize::SmallInput,
-        )
-    });
-    g.bench_function("bare_rsa_decrypt", |b| {
-        b.iter(|| {
-            black_box(
-                bare.decrypt(Oaep::<Sha256>::new(), black_box(&cryptogram))
-                    .unwrap(),
-            )
+    // Every contender must do the whole job, or the ratios mean nothing.
+    assert_eq!(flows[0].1.issuer().module().name(), "software");
+    assert_eq!(flows[1].1.issuer().module().name(), "aws-lc");
+    let stored: Vec<_> = flows
+        .iter()
+        .map(|(_, mp)| {
+            // Twice: the zero replay window lets the same cryptogram through.
+            for _ in 0..2 {
+                assert_eq!(set_pin(mp).http_status, 204);
+            }
+            let snapshot = mp.issuer().cms().snapshot();
+            let contract = CONTRACT.parse().unwrap();
+            snapshot.contracts[&contract].plastics[0]
+                .pin
+                .as_ref()
+                .unwrap()
+                .pin_block
         })
+        .collect();
+    assert_eq!(stored[0], stored[1], "format 0 is deterministic");
+    assert_eq!(aws.decrypt(padding, &cryptogram).unwrap().len(), 8);
+    assert_eq!(private.decrypt(padding, &cryptogram).unwrap().len(), 8);
+
+    let mut g = c.benchmark_group("mastercard_set_pin_backends");
+    for (name, mp) in &flows {
+        g.bench_function(*name, |b| b.iter(|| set_pin(mp)));
+        // One EMV script is queued per PIN set: drop them between benches.
+        mp.issuer().cms().take_emv_scripts();
+    }
+    g.bench_function("aws_lc_decrypt", |b| {
+        b.iter(|| black_box(&aws).decrypt(padding, black_box(&cryptogram)))
+    });
+    g.bench_function("rsa_decrypt", |b| {
+        b.iter(|| black_box(&private).decrypt(padding, black_box(&cryptogram)))
     });
     g.finish();
 }
 
 fn enfuce(c: &mut Criterion) {
-    let api = EnfuceSetPin::new(issuer(), MonotonicClock);
+    let api = EnfuceSetPin::new(issuer(SoftwareModule::new().unwrap()), MonotonicClock);
     let device = RsaPrivateKey::from_pem(RSA2048_PEM).unwrap();
     let public_key = device.public_key().to_base64();
     let mut rng = ChaCha20Rng::seed_from_u64(3);
     let pin = Pin::new("1234").unwrap();
-    let (contract, plastic) = ("70001".parse().unwrap(), "1".parse().unwrap());
+    let (contract, plastic) = (CONTRACT.parse().unwrap(), "1".parse().unwrap());
 
     let mut g = c.benchmark_group("enfuce_set_pin");
     g.bench_function("issue_tzpk_set", |b| {
@@ -178,12 +238,11 @@ fn enfuce(c: &mut Criterion) {
                     ControlOperation::SetPin,
                 ))
                 .unwrap();
-                let tzpk = api
-                    .get_tzpk(&TzpkRequest {
-                        control_id: control.as_str().into(),
-                        public_key: public_key.clone(),
-                    })
-                    .unwrap();
+                let tzpk = pollster::block_on(api.get_tzpk(&TzpkRequest {
+                    control_id: control.as_str().into(),
+                    public_key: public_key.clone(),
+                }))
+                .unwrap();
                 issuer_time += start.elapsed();
                 // Device side, not timed.
                 let key = unwrap_tdes_key(
@@ -208,6 +267,8 @@ fn enfuce(c: &mut Criterion) {
         })
     });
     g.finish();
+    // Every tzpk was taken and destroyed.
+    assert_eq!(api.pending_tzpks().unwrap(), 0);
 }
 
 criterion_group! {

@@ -1,10 +1,11 @@
 //! A third issuer's set-PIN flow, composed from the public layer crates only
-//! (block, envelope, keys, cms), without `pinset-flow`:
+//! (block, envelope, module, keys, cms), without `pinset-flow`:
 //!
 //! the device draws an AES-256 session key, wraps it under the issuer's RSA
 //! key (OAEP SHA-256), and sends an ISO 9564-1 format 4 block enciphered
-//! under it. The issuer unwraps the session key, translates format 4 to
-//! format 0 under its zone PIN key, and stores the block in the CMS.
+//! under it. The issuer unwraps the session key, has its security module
+//! translate format 4 to format 0 under the zone PIN key, and stores the
+//! block in the CMS.
 //!
 //! `cargo run --release --example compose_custom_flow`
 
@@ -16,8 +17,9 @@ use pinset::cms::{
     CardManagement, ContractState, MemoryCms, PlasticStatus, StorePin, select_plastic,
 };
 use pinset::envelope::rsa::unwrap_aes_key;
-use pinset::envelope::{AesKey, PinKey, RsaPadding, RsaPublicKey, TdesKey, translate};
+use pinset::envelope::{AesKey, RsaPadding, RsaPrivateKey, RsaPublicKey};
 use pinset::keys::{KeyIndex, KeyPurpose, NewKey, PublicKeyForm, RsaKeyRing, ZoneKeys, ZpkIndex};
+use pinset::module::{KeyAlgorithm, PinSource, SecurityModule, SoftwareModule, TranslatePin};
 use rand_core::{Rng, SeedableRng, TryRng};
 
 /// What this issuer's device sends: its own wire format, not a seed's.
@@ -33,20 +35,36 @@ fn main() -> Result<(), Box<dyn Error>> {
     getrandom::SysRng.try_fill_bytes(&mut seed)?;
     let mut rng = chacha20::ChaCha20Rng::from_seed(seed);
 
-    println!("== Issuer set-up (pinset-keys, pinset-cms) ==");
+    println!("== Issuer set-up (pinset-module, pinset-keys, pinset-cms) ==");
+    // The issuer's keys live in its security module; the ring and the zone
+    // directory hold handles.
+    let module = SoftwareModule::new()?;
+    // The key-transport key, tagged for key encryption in the module. The
+    // issuer keeps its PKCS#8 too: `SecurityModule` has no RSA unwrap of a
+    // session key yet, so the unwrap below runs on this copy.
+    let transport_private = RsaPrivateKey::generate(2048, &mut rng)?;
+    let handle = pollster::block_on(module.import_rsa_private(
+        KeyPurpose::KeyEncryption,
+        &transport_private.to_pkcs8_der()?,
+    ))?;
+    let transport = pollster::block_on(NewKey::from_module(
+        &module,
+        KeyIndex::new("SESSION-2026")?,
+        handle,
+    ))?;
     let ring = RsaKeyRing::new();
-    let transport = NewKey::generate(KeyIndex::new("SESSION-2026")?, 2048, &mut rng)?
-        .with_purpose(KeyPurpose::KeyEncryption);
     ring.rotate(transport, Duration::from_secs(3600))?;
     let zone = ZoneKeys::new();
     let zpk_index = ZpkIndex::new("ZPK-CMS")?;
     let mut zpk_bytes = [0u8; 24];
     rng.fill_bytes(&mut zpk_bytes);
-    let kcv = zone.insert(
-        zpk_index.clone(),
-        TdesKey::new(&zpk_bytes)?,
+    let zpk = pollster::block_on(module.import_symmetric(
+        KeyAlgorithm::Tdes3,
         KeyPurpose::PinEncryption,
-    )?;
+        &zpk_bytes,
+    ))?;
+    zpk_bytes.fill(0);
+    let kcv = zone.insert(zpk_index.clone(), zpk)?;
     println!("RSA-2048 key-transport key SESSION-2026; zone PIN key {zpk_index} KCV {kcv}");
     let cms = MemoryCms::new();
     let contract = "880001".parse()?;
@@ -85,38 +103,55 @@ fn main() -> Result<(), Box<dyn Error>> {
         hex::encode_upper(&request.iso4_block)
     );
 
-    println!("\n== Issuer (pinset-envelope translate, pinset-cms store) ==");
-    let decryptor = ring.decryptor(&request.key_index)?;
-    let session = PinKey::from(unwrap_aes_key(
-        &decryptor,
-        RsaPadding::OaepSha256,
-        &request.wrapped_session_key,
-    )?);
-    println!("session key unwrapped: AES-256, KCV {}", session.kcv());
+    println!("\n== Issuer (pinset-module translate, pinset-cms store) ==");
+    // The ring names the live key by index; it must be the key-transport key.
+    let live = ring.live_key(&request.key_index)?;
+    if live.purpose() != KeyPurpose::KeyEncryption {
+        return Err("the key index names no key-transport key".into());
+    }
+    // Into the module at once, tagged for PIN encryption: from here on a
+    // handle (the clear key zeroizes at the end of this block).
+    let session = {
+        let clear = unwrap_aes_key(
+            &transport_private,
+            live.padding(),
+            &request.wrapped_session_key,
+        )?;
+        pollster::block_on(module.import_symmetric(
+            KeyAlgorithm::Aes256,
+            KeyPurpose::PinEncryption,
+            clear.expose_bytes(),
+        ))?
+    };
+    // The handle's check is `KCV …`.
+    println!("session key unwrapped: AES-256, {}", session.check());
     let pan = pollster::block_on(cms.pan(contract))?;
     let zpk = zone.pin_key(&zpk_index)?;
-    let iso0 = translate(
-        &request.iso4_block,
-        (Format::Iso4, &session),
-        (Format::Iso0, &zpk),
-        Some(&pan),
-        &mut rng,
-    )?;
+    let translate = |format| {
+        pollster::block_on(module.translate(&TranslatePin {
+            source: PinSource::Symmetric {
+                key: &session,
+                format: Format::Iso4,
+                block: &request.iso4_block,
+            },
+            destination: &zpk,
+            format,
+            pan: Some(&pan),
+            policy: None,
+        }))
+    };
+    let iso0 = translate(Format::Iso0)?;
     println!(
         "format 4 under the session key -> format 0 under {zpk_index}: {}",
         hex::encode_upper(iso0.as_bytes())
     );
-    let refused = translate(
-        &request.iso4_block,
-        (Format::Iso4, &session),
-        (Format::Iso1, &zpk),
-        Some(&pan),
-        &mut rng,
-    );
+    let refused = translate(Format::Iso1);
     println!(
         "format 4 -> format 1 (would drop the PAN binding): {}",
         refused.err().map(|e| e.to_string()).unwrap_or_default()
     );
+    // One request, one session key.
+    pollster::block_on(module.destroy(&session))?;
 
     let plastics = pollster::block_on(cms.plastics(contract))?;
     let plastic =
@@ -127,7 +162,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         format: Format::Iso0,
         pin_block: iso0,
         zpk_index: zpk_index.as_str().into(),
-        zpk_kcv: zpk.kcv(),
+        zpk_kcv: kcv,
     }))?;
     println!("<- 204  CMS: {outcome:?}");
     let snapshot = cms.snapshot();

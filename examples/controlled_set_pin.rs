@@ -14,10 +14,11 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use pinset::block::{ClearBlock, Format, Pan};
 use pinset::cms::{ContractState, MemoryCms, PlasticStatus};
 use pinset::envelope::rsa::unwrap_tdes_key;
-use pinset::envelope::{PinKey, RsaPadding, RsaPrivateKey, TdesKey};
+use pinset::envelope::{PinKey, RsaPadding, RsaPrivateKey};
 use pinset::flow::enfuce::{ControlOperation, SetPinRequest, TzpkRequest};
 use pinset::flow::{EnfuceSetPin, FlowError, Issuer};
 use pinset::keys::{KeyPurpose, ManualClock, Timestamp, ZoneKeys, ZpkIndex};
+use pinset::module::{KeyAlgorithm, SecurityModule, SoftwareModule};
 use rand_core::{SeedableRng, TryRng};
 
 /// Enfuce seed example: PIN 1234 in ISO format 1.
@@ -41,15 +42,19 @@ fn main() -> Result<(), Box<dyn Error>> {
         "2812".parse()?,
         PlasticStatus::Locked,
     );
+    // The issuer's keys live in the security module (the tzpks too, when
+    // they are generated); the zone directory and the flow hold handles.
+    let module = SoftwareModule::new()?;
     let zone = ZoneKeys::new();
     let zpk = ZpkIndex::new("ZPK-CMS")?;
-    let kcv = zone.insert(
-        zpk.clone(),
-        TdesKey::new(&hex::decode(ZPK)?)?,
+    let handle = pollster::block_on(module.import_symmetric(
+        KeyAlgorithm::Tdes3,
         KeyPurpose::PinEncryption,
-    )?;
+        &hex::decode(ZPK)?,
+    ))?;
+    let kcv = zone.insert(zpk.clone(), handle)?;
     println!("zone PIN key {zpk}: KCV {kcv}");
-    let issuer = Issuer::new(cms, zone, zpk)?.with_clock(clock.clone());
+    let issuer = Issuer::new(cms, module, zone, zpk)?.with_clock(clock.clone());
     let api = EnfuceSetPin::new(issuer, clock.clone());
 
     println!("\n== Card-holder device: its own RSA key pair ==");
@@ -77,7 +82,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         request.control_id,
         &request.public_key[..24]
     );
-    let response = api.get_tzpk(&request)?;
+    let response = pollster::block_on(api.get_tzpk(&request))?;
     println!(
         "<- 200 {{\"tzpk\":\"{}…\"}}  (RSA-OAEP SHA-256/MGF1-SHA-256, base64)",
         &response.tzpk[..24]
@@ -128,10 +133,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("-> POST /pin/v3/set/tzpk");
     show(
         &api,
-        api.get_tzpk(&TzpkRequest {
+        pollster::block_on(api.get_tzpk(&TzpkRequest {
             control_id: late.as_str().into(),
             public_key: device.public_key().to_base64(),
-        }),
+        })),
     );
     println!("-> POST /pin/v3/set?auditUser=test");
     show(

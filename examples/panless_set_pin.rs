@@ -11,11 +11,12 @@ use std::time::Duration;
 
 use pinset::block::{Format, Pin};
 use pinset::cms::{CardManagement, ContractState, MemoryCms, PlasticStatus};
-use pinset::envelope::{RsaPadding, RsaPublicKey, TdesKey};
+use pinset::envelope::{RsaPadding, RsaPublicKey};
 use pinset::flow::mastercard::SetPinRequest;
 use pinset::flow::wire::MastercardErrorBody;
 use pinset::flow::{Issuer, MastercardPanless, MemoryAudit};
-use pinset::keys::{KeyIndex, KeyPurpose, RsaKeyRing, ZoneKeys, ZpkIndex};
+use pinset::keys::{KeyIndex, KeyPurpose, NewKey, RsaKeyRing, ZoneKeys, ZpkIndex};
+use pinset::module::{KeyAlgorithm, SecurityModule, SoftwareModule};
 use rand_core::{SeedableRng, TryRng};
 
 /// Mastercard Processing sandbox data (public developer docs; shared/vectors/iso9564.json).
@@ -46,24 +47,29 @@ fn main() -> Result<(), Box<dyn Error>> {
         }
         cms.add_plastic(id, "2".parse()?, EXPIRY.parse()?, PlasticStatus::Locked);
     }
+    // Every key lives in the security module; the zone directory, the ring
+    // and the flow hold handles only.
+    let module = SoftwareModule::new()?;
     let zone = ZoneKeys::new();
     let zpk_index = ZpkIndex::new("ZPK-CMS")?;
-    let kcv = zone.insert(
-        zpk_index.clone(),
-        TdesKey::new(&hex::decode(SANDBOX_ZPK)?)?,
+    let zpk = pollster::block_on(module.import_symmetric(
+        KeyAlgorithm::Tdes3,
         KeyPurpose::PinEncryption,
-    )?;
+        &hex::decode(SANDBOX_ZPK)?,
+    ))?;
+    let kcv = zone.insert(zpk_index.clone(), zpk)?;
     println!("zone PIN key {zpk_index}: 3-key TDES, KCV {kcv}");
     let ring = RsaKeyRing::new();
-    ring.rotate_generate(
+    let new_key = pollster::block_on(NewKey::generate(
+        &module,
         KeyIndex::new(KEY_INDEX)?,
         2048,
-        Duration::from_secs(24 * 3600),
-        &mut rng,
-    )?;
+        KeyPurpose::PinEncryption,
+    ))?;
+    ring.rotate(new_key, Duration::from_secs(24 * 3600))?;
     println!("RSA-2048 key pair generated under key index {KEY_INDEX}");
     let audit = std::sync::Arc::new(MemoryAudit::new());
-    let issuer = Issuer::new(cms, zone, zpk_index)?.with_audit(audit.clone());
+    let issuer = Issuer::new(cms, module, zone, zpk_index)?.with_audit(audit.clone());
     let mp = MastercardPanless::new(issuer, ring);
 
     println!("\n== Device: fetch the PIN-block key ==");

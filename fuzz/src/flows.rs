@@ -12,6 +12,9 @@
 //! the one INVALID_PIN_BLOCK body; every attempt writes one audit event,
 //! which holds no full PAN.
 //!
+//! Every key lives in a software security module, one per flow; the ring,
+//! the zone directories and the flows hold handles.
+//!
 //! Vectors: Mastercard Processing sandbox card 70001, key index and ZPK
 //! (shared/vectors/iso9564.json, `mastercard_sandbox`); RSA keys from
 //! crates/envelope/tests/data/.
@@ -35,6 +38,7 @@ use pinset_keys::{
     KeyIndex, KeyPurpose, ManualClock, MemoryKeyStore, NewKey, RsaKeyRing, Timestamp, ZoneKeys,
     ZpkIndex,
 };
+use pinset_module::{KeyAlgorithm, SecurityModule, SoftwareModule};
 
 use crate::rng_for;
 
@@ -112,22 +116,29 @@ fn cms() -> MemoryCms {
     cms
 }
 
-fn issuer(audit: &Arc<CountingAudit>, clock: &ManualClock) -> Issuer<MemoryCms> {
+/// A PIN-encryption TDES key imported into `module`.
+fn tdes_handle(module: &SoftwareModule, key: &[u8]) -> pinset_keys::KeyRef {
+    let algorithm = KeyAlgorithm::symmetric(key.len(), false).expect("TDES length");
+    pollster::block_on(module.import_symmetric(algorithm, KeyPurpose::PinEncryption, key))
+        .expect("ZPK")
+}
+
+/// An issuer on `module`, whose zone holds the CMS ZPK and the shared ZPK.
+fn issuer(
+    module: SoftwareModule,
+    audit: &Arc<CountingAudit>,
+    clock: &ManualClock,
+) -> Issuer<MemoryCms> {
     let zone = ZoneKeys::new();
     let cms_zpk = ZpkIndex::new("ZPK-CMS").expect("index");
-    zone.insert(
-        cms_zpk.clone(),
-        TdesKey::new(&ZPK).expect("ZPK"),
-        KeyPurpose::PinEncryption,
-    )
-    .expect("insert");
+    zone.insert(cms_zpk.clone(), tdes_handle(&module, &ZPK))
+        .expect("insert");
     zone.insert(
         ZpkIndex::new("ZPK-SHARED").expect("index"),
-        TdesKey::new(&SHARED_ZPK).expect("ZPK"),
-        KeyPurpose::PinEncryption,
+        tdes_handle(&module, &SHARED_ZPK),
     )
     .expect("insert");
-    Issuer::with_rng_seed(cms(), zone, cms_zpk, [0x42; 32])
+    Issuer::with_rng_seed(cms(), module, zone, cms_zpk, [0x42; 32])
         .with_audit(Arc::clone(audit))
         .with_clock(clock.clone())
 }
@@ -139,19 +150,39 @@ pub fn setup() -> &'static Setup {
         let clock = ManualClock::new(Timestamp::from_unix_secs(1_700_000_000));
         let mp_audit = Arc::new(CountingAudit::default());
         let enfuce_audit = Arc::new(CountingAudit::default());
+        // Fixed module seeds: fill digits and tzpks reproduce with the input.
+        let mp_module = SoftwareModule::with_rng_seed([0x4D; 32]);
         let ring = RsaKeyRing::with_clock(clock.clone());
         let key =
             RsaPrivateKey::from_pem(include_str!("../../crates/envelope/tests/data/rsa2048.pem"))
                 .expect("rsa2048.pem");
         let public = key.public_key();
+        let handle = pollster::block_on(mp_module.import_rsa_private(
+            KeyPurpose::PinEncryption,
+            &key.to_pkcs8_der().expect("PKCS#8"),
+        ))
+        .expect("import");
+        drop(key);
         ring.rotate(
-            NewKey::new(KeyIndex::new(KEY_INDEX).expect("index"), key),
+            NewKey::new(
+                KeyIndex::new(KEY_INDEX).expect("index"),
+                handle,
+                public.clone(),
+            )
+            .expect("handle fits"),
             Duration::ZERO,
         )
         .expect("ring");
-        let mp = MastercardPanless::new(issuer(&mp_audit, &clock), ring)
+        let mp = MastercardPanless::new(issuer(mp_module, &mp_audit, &clock), ring)
             .with_shared_zpk(ZpkIndex::new("ZPK-SHARED").expect("index"));
-        let enfuce = EnfuceSetPin::new(issuer(&enfuce_audit, &clock), clock.clone());
+        let enfuce = EnfuceSetPin::new(
+            issuer(
+                SoftwareModule::with_rng_seed([0x45; 32]),
+                &enfuce_audit,
+                &clock,
+            ),
+            clock.clone(),
+        );
         let device = RsaPrivateKey::from_pem(include_str!(
             "../../crates/envelope/tests/data/rsa2048_other.pem"
         ))
@@ -341,13 +372,11 @@ pub fn run(data: &[u8], rsa: Rsa) {
         // Wrapping a tzpk is an RSA operation too (public key, but the
         // bulk of the parsing target's time): only the whole path does it.
         if f2 & 0b10 != 0 && rsa == Rsa::Included {
-            let response = s
-                .enfuce
-                .get_tzpk(&TzpkRequest {
-                    control_id: control.as_str().to_owned(),
-                    public_key: s.device.public_key().to_base64(),
-                })
-                .expect("tzpk for a fresh control");
+            let response = pollster::block_on(s.enfuce.get_tzpk(&TzpkRequest {
+                control_id: control.as_str().to_owned(),
+                public_key: s.device.public_key().to_base64(),
+            }))
+            .expect("tzpk for a fresh control");
             // Unwrapping is the device's RSA private-key operation.
             if f2 & 0b1 != 0 && rsa == Rsa::Included {
                 let wrapped = BASE64.decode(&response.tzpk).expect("base64");

@@ -6,8 +6,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use pinset_block::Format;
 use pinset_cms::{CardContractId, CardManagement, PlasticSequence};
-use pinset_envelope::{PinKey, RsaPublicKey};
-use pinset_keys::{Clock, ControlId, MonotonicClock, TemporaryKeys, TzpkError};
+use pinset_envelope::{RsaPadding, RsaPublicKey};
+use pinset_keys::{Clock, ControlId, KeyRef, MonotonicClock, TemporaryKeys, TzpkError};
+use pinset_module::{PinSource, SecurityModule, SoftwareModule};
 
 use crate::{AuditEvent, Detail, FlowError, Issuer, Operation, Reason};
 
@@ -97,23 +98,25 @@ struct Control {
 ///
 /// 1. [`issue_control`](Self::issue_control): a controlId for one plastic,
 ///    valid 30 seconds, single use.
-/// 2. [`get_tzpk`](Self::get_tzpk): a fresh 16-byte TDES key wrapped under
-///    the device's RSA key, bound to the controlId.
+/// 2. [`get_tzpk`](Self::get_tzpk): a fresh 16-byte TDES key, generated in
+///    the security module and wrapped there under the device's RSA key,
+///    bound to the controlId.
 /// 3. [`set_pin`](Self::set_pin): once the request is well-formed (auditUser,
 ///    controlId and base64 pinBlock), consumes the controlId whatever the
-///    outcome, decrypts the ISO format 1 block with the tzpk, checks the
-///    policy, and stores ISO format 0 under the CMS's zone PIN key: 200 `{}`.
+///    outcome; the module deciphers the ISO format 1 block under the tzpk,
+///    checks the policy and re-enciphers it as ISO format 0 under the CMS's
+///    zone PIN key, which the flow stores: 200 `{}`. The tzpk is destroyed.
 ///
 /// A used or expired controlId answers 404. A failed set PIN changes no CMS
-/// state; after a [`Reason::IntegrationError`] the client starts again from
-/// a new controlId.
-pub struct EnfuceSetPin<C, K: Clock = MonotonicClock> {
-    issuer: Issuer<C>,
+/// state; after a [`Reason::IntegrationError`] (the CMS or the module is
+/// unavailable) the client starts again from a new controlId.
+pub struct EnfuceSetPin<C, K: Clock = MonotonicClock, M: SecurityModule = SoftwareModule> {
+    issuer: Issuer<C, M>,
     /// One record per controlId: its plastic, expiry and tzpk, on one clock.
     controls: TemporaryKeys<K, Control>,
 }
 
-impl<C: CardManagement, K: Clock> EnfuceSetPin<C, K> {
+impl<C: CardManagement, K: Clock, M: SecurityModule> EnfuceSetPin<C, K, M> {
     /// The flow on `issuer`, with controlIds and tzpks living 30 s on `clock`.
     ///
     /// `clock` measures time to live only: give it a
@@ -121,7 +124,7 @@ impl<C: CardManagement, K: Clock> EnfuceSetPin<C, K> {
     /// neither expires every live control nor stretches one, and a
     /// [`ManualClock`](pinset_keys::ManualClock) in tests. Audit times and
     /// error bodies use the issuer's wall clock.
-    pub fn new(issuer: Issuer<C>, clock: K) -> Self {
+    pub fn new(issuer: Issuer<C, M>, clock: K) -> Self {
         EnfuceSetPin {
             issuer,
             controls: TemporaryKeys::with_clock(clock),
@@ -134,9 +137,31 @@ impl<C: CardManagement, K: Clock> EnfuceSetPin<C, K> {
         self
     }
 
-    /// The issuer side (CMS, zone keys, policy).
-    pub fn issuer(&self) -> &Issuer<C> {
+    /// The issuer side (CMS, security module, zone keys, policy).
+    pub fn issuer(&self) -> &Issuer<C, M> {
         &self.issuer
+    }
+
+    /// How many controls hold a tzpk not yet taken, and not expired.
+    ///
+    /// # Errors
+    ///
+    /// [`TzpkError::Poisoned`] if another thread panicked holding the table.
+    pub fn pending_tzpks(&self) -> Result<usize, TzpkError> {
+        self.controls.pending()
+    }
+
+    /// Destroys the tzpks on the destroy list: used ones, and those of
+    /// controls that expired untaken. A key the module cannot destroy now
+    /// stays on the list for the next call.
+    async fn destroy_tzpks(&self) {
+        for key in self.controls.take_discarded().unwrap_or_default() {
+            if let Err(e) = self.issuer.module.destroy(&key).await {
+                if e.is_retryable() {
+                    self.controls.discard(key);
+                }
+            }
+        }
     }
 
     fn not_found(what: &'static str) -> FlowError {
@@ -168,25 +193,50 @@ impl<C: CardManagement, K: Clock> EnfuceSetPin<C, K> {
         event.finish(result)
     }
 
-    /// `POST /pin/v3/set/tzpk`: wraps a fresh tzpk for the device's key.
-    pub fn get_tzpk(&self, request: &TzpkRequest) -> Result<TzpkResponse, FlowError> {
+    /// `POST /pin/v3/set/tzpk`: the security module generates a fresh tzpk
+    /// and wraps it for the device's key (RSA-OAEP SHA-256); the control
+    /// keeps its handle.
+    ///
+    /// # Errors
+    ///
+    /// [`Reason::RequestValidation`] for a malformed controlId or public
+    /// key, [`Reason::ControlNotFound`] for a control that is not open, and
+    /// [`Reason::IntegrationError`] if the module is unavailable.
+    pub async fn get_tzpk(&self, request: &TzpkRequest) -> Result<TzpkResponse, FlowError> {
         let mut event = self.issuer.attempt(Operation::EnfuceGetTzpk);
-        let result = (|| {
+        let result = async {
             let control_id =
                 ControlId::new(&request.control_id).map_err(|_| FlowError::request("controlId"))?;
             event.control = Some(control_id.to_string());
             let device_key = RsaPublicKey::from_base64(&request.public_key)
                 .map_err(|e| FlowError::new(Reason::RequestValidation, e))?;
-            let (control, wrapped) = self
+            // An id that is not open costs no key generation.
+            self.controls.binding(&control_id).map_err(tzpk_error)?;
+            let (tzpk, wrapped) = self
                 .issuer
-                .with_rng(|rng| self.controls.issue_for_open(control_id, &device_key, rng))?
-                .map_err(tzpk_error)?;
-            event.contract = Some(control.contract);
-            event.plastic = Some(control.plastic);
-            Ok(TzpkResponse {
-                tzpk: wrapped.encrypted_key().to_owned(),
-            })
-        })();
+                .module
+                .generate_tzpk(&device_key, RsaPadding::OaepSha256)
+                .await?;
+            match self
+                .controls
+                .issue_for_open(control_id, tzpk.clone(), &wrapped)
+            {
+                Ok((control, wrapped)) => {
+                    event.contract = Some(control.contract);
+                    event.plastic = Some(control.plastic);
+                    Ok(TzpkResponse {
+                        tzpk: wrapped.encrypted_key().to_owned(),
+                    })
+                }
+                Err(e) => {
+                    // Spent or expired meanwhile: the key is nobody's.
+                    self.controls.discard(tzpk);
+                    Err(tzpk_error(e))
+                }
+            }
+        }
+        .await;
+        self.destroy_tzpks().await;
         event.finish(result)
     }
 
@@ -232,15 +282,30 @@ impl<C: CardManagement, K: Clock> EnfuceSetPin<C, K> {
         event.contract = Some(control.contract);
         event.plastic = Some(control.plastic);
         let tzpk = tzpk.ok_or_else(|| Self::not_found("no tzpk was fetched for it"))?;
-        let pin = PinKey::Tdes(tzpk)
-            .open(Format::Iso1, &block, None)
-            .map_err(|e| FlowError::new(Reason::InvalidPinBlock, e))?;
-        let target = self
-            .issuer
-            .target(control.contract, None, Some(control.plastic), event)
-            .await?;
-        self.issuer.store(&target, &pin).await?;
-        Ok(SetPinResponse {})
+        // The key goes to the destroy list when this request ends, even if
+        // it is cancelled midway.
+        let guard = DiscardOnDrop {
+            controls: &self.controls,
+            key: tzpk.clone(),
+        };
+        let result = async {
+            let target = self
+                .issuer
+                .target(control.contract, None, Some(control.plastic), event)
+                .await?;
+            let source = PinSource::Symmetric {
+                key: &tzpk,
+                format: Format::Iso1,
+                block: &block,
+            };
+            let (pin_block, zpk) = self.issuer.translate(&target, source).await?;
+            self.issuer.store(&target, pin_block, &zpk).await
+        }
+        .await;
+        // Single use: the key goes whatever the outcome.
+        drop(guard);
+        self.destroy_tzpks().await;
+        result.map(|_| SetPinResponse {})
     }
 
     /// The Enfuce error body for `error`, with a fresh error id and the
@@ -263,8 +328,20 @@ fn tzpk_error(e: TzpkError) -> FlowError {
         | TzpkError::PlasticMismatch(_)
         | TzpkError::NotIssued(_)
         | TzpkError::DuplicateControlId(_) => Reason::ControlNotFound,
-        TzpkError::Envelope(_) => Reason::RequestValidation,
         _ => Reason::Unexpected,
     };
     FlowError::new(reason, e)
+}
+
+/// Puts a taken tzpk on the destroy list when dropped: at the end of its
+/// request, or when the request is cancelled midway.
+struct DiscardOnDrop<'a, K: Clock> {
+    controls: &'a TemporaryKeys<K, Control>,
+    key: KeyRef,
+}
+
+impl<K: Clock> Drop for DiscardOnDrop<'_, K> {
+    fn drop(&mut self) {
+        self.controls.discard(self.key.clone());
+    }
 }

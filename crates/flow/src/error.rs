@@ -2,8 +2,7 @@
 
 use pinset_cms::{CmsError, ParseError};
 use pinset_keys::{KeyError, TzpkError};
-
-use crate::PolicyViolation;
+use pinset_module::{ErrorClass, ModuleError};
 
 /// Why a flow refused a request: a stable code, an HTTP status, and whether
 /// the client can recover by itself.
@@ -35,7 +34,8 @@ pub enum Reason {
     ControlNotFound,
     /// This exact cryptogram already set a PIN: a replay. 400.
     ReplayedPinBlock,
-    /// The CMS failed; nothing was changed. 500, recoverable: retry later.
+    /// The CMS or the security module failed or could not be reached;
+    /// nothing was changed. 500, recoverable: retry later.
     IntegrationError,
     /// Something failed that the client cannot fix. 500.
     Unexpected,
@@ -55,7 +55,7 @@ impl Reason {
             Reason::NoMatchingPlastic => "CARD_PLASTIC_NOT_FOUND",
             Reason::ControlNotFound => "CONTROL_ID_NOT_FOUND",
             Reason::ReplayedPinBlock => "PIN_BLOCK_REPLAYED",
-            Reason::IntegrationError => "CMS_UNAVAILABLE",
+            Reason::IntegrationError => "INTEGRATION_ERROR",
             Reason::Unexpected => "UNEXPECTED_ERROR",
         }
     }
@@ -103,7 +103,7 @@ impl Reason {
             Reason::ControlNotFound => "Control id does not exist or is expired.",
             Reason::ReplayedPinBlock => "This PIN block was already used: build a new one.",
             Reason::IntegrationError => {
-                "The card management system is unavailable; nothing was changed. Retry later."
+                "A back-end system is unavailable; nothing was changed. Retry later."
             }
             Reason::Unexpected => "Unexpected error.",
         }
@@ -153,9 +153,9 @@ pub enum Detail {
     /// The CMS refused or failed.
     #[error(transparent)]
     Cms(#[from] CmsError),
-    /// The PIN policy refused the PIN.
+    /// The security module refused or failed.
     #[error(transparent)]
-    Policy(#[from] PolicyViolation),
+    Module(#[from] ModuleError),
     /// The controlId is unknown, expired or used.
     #[error("control id {0}")]
     Control(&'static str),
@@ -230,6 +230,23 @@ impl From<KeyError> for FlowError {
             KeyError::UnknownKeyIndex(_) | KeyError::InvalidId(_) => Reason::UnknownKeyIndex,
             KeyError::RetiredKeyIndex { .. } => Reason::RetiredKeyIndex,
             KeyError::Envelope(_) => Reason::InvalidPinBlock,
+            KeyError::Module(m) if m.is_retryable() => Reason::IntegrationError,
+            _ => Reason::Unexpected,
+        };
+        FlowError::new(reason, e)
+    }
+}
+
+/// Maps a security-module answer by its class: an unreadable block is
+/// `InvalidPinBlock` whatever the cause, a policy breach `PinPolicy`, and an
+/// unreachable module the retryable `IntegrationError`. A refused or
+/// unsupported request is the issuer's configuration, not the client's.
+impl From<ModuleError> for FlowError {
+    fn from(e: ModuleError) -> Self {
+        let reason = match e.class() {
+            ErrorClass::Undecryptable => Reason::InvalidPinBlock,
+            ErrorClass::Policy => Reason::PinPolicy,
+            ErrorClass::Unavailable => Reason::IntegrationError,
             _ => Reason::Unexpected,
         };
         FlowError::new(reason, e)

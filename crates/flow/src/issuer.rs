@@ -1,35 +1,44 @@
-//! What both flows share: the CMS, the zone PIN key it expects, the PIN
-//! policy, the audit sink, the clock and the RNG.
+//! What both flows share: the CMS, the security module, the zone PIN key
+//! the CMS expects, the PIN policy, the audit sink, the clock and the RNG.
 
 use std::sync::{Arc, Mutex};
 
 use chacha20::ChaCha20Rng;
-use pinset_block::{Format, Pan, Pin};
+use pinset_block::{Format, Pan};
 use pinset_cms::{
     CardContractId, CardManagement, CmsError, ExpiryDate, PlasticSequence, StorePin,
     StorePinOutcome, select_plastic,
 };
-use pinset_keys::{Clock, SystemClock, ZoneKeys, ZpkIndex};
+use pinset_envelope::EncryptedPinBlock;
+use pinset_keys::{Clock, KeyRef, SystemClock, ZoneKeys, ZpkIndex};
+use pinset_module::{KeyCheck, PinSource, SecurityModule, SoftwareModule, TranslatePin};
 use rand_core::{SeedableRng, TryRng};
 
 use crate::{AuditEvent, AuditSink, FlowError, NoAudit, Operation, PinPolicy, Reason};
 
-/// The issuer side both flows run on.
+/// The issuer side both flows run on: the CMS, and the security module
+/// (`M`, [`SoftwareModule`] unless set) that holds every key and in which
+/// every PIN block is translated. The flows hold key handles only.
 ///
 /// ```
 /// use pinset_cms::MemoryCms;
-/// use pinset_envelope::TdesKey;
 /// use pinset_flow::Issuer;
 /// use pinset_keys::{KeyPurpose, ZoneKeys, ZpkIndex};
+/// use pinset_module::{KeyAlgorithm, SecurityModule, SoftwareModule};
 ///
+/// # pollster::block_on(async {
+/// let module = SoftwareModule::new()?;
+/// let handle = module.import_symmetric(KeyAlgorithm::Tdes3, KeyPurpose::PinEncryption, &hex::decode("F94B8CD62A20B85AA9B8E06DB6B0BA6785EC029CB604E861")?).await?;
 /// let zone = ZoneKeys::new();
 /// let zpk = ZpkIndex::new("ZPK-CMS")?;
-/// zone.insert(zpk.clone(), TdesKey::new(&hex::decode("F94B8CD62A20B85AA9B8E06DB6B0BA6785EC029CB604E861")?)?, KeyPurpose::PinEncryption)?;
-/// let issuer = Issuer::new(MemoryCms::new(), zone, zpk)?;
+/// zone.insert(zpk.clone(), handle)?;
+/// let issuer = Issuer::new(MemoryCms::new(), module, zone, zpk)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
 /// ```
-pub struct Issuer<C> {
+pub struct Issuer<C, M = SoftwareModule> {
     pub(crate) cms: C,
+    pub(crate) module: M,
     pub(crate) zone: ZoneKeys,
     pub(crate) cms_zpk: ZpkIndex,
     pub(crate) policy: PinPolicy,
@@ -43,23 +52,41 @@ pub struct Issuer<C> {
 #[error("the operating system's random source failed")]
 pub struct RngUnavailable;
 
-impl<C: CardManagement> Issuer<C> {
-    /// An issuer on `cms`, storing PINs as ISO format 0 under the zone PIN key
-    /// `cms_zpk`, with the default policy, no audit and the system clock.
+impl<C: CardManagement, M: SecurityModule> Issuer<C, M> {
+    /// An issuer on `cms` and `module`, storing PINs as ISO format 0 under
+    /// the zone PIN key `cms_zpk` (a handle in `zone` to a key in
+    /// `module`), with the default policy, no audit and the system clock.
     ///
-    /// The generator (ChaCha20) is seeded once from the OS.
-    pub fn new(cms: C, zone: ZoneKeys, cms_zpk: ZpkIndex) -> Result<Self, RngUnavailable> {
+    /// The generator (ChaCha20, for controlIds and error ids) is seeded once
+    /// from the OS.
+    ///
+    /// # Errors
+    ///
+    /// [`RngUnavailable`] if the OS random source fails.
+    pub fn new(
+        cms: C,
+        module: M,
+        zone: ZoneKeys,
+        cms_zpk: ZpkIndex,
+    ) -> Result<Self, RngUnavailable> {
         let mut seed = [0u8; 32];
         getrandom::SysRng
             .try_fill_bytes(&mut seed)
             .map_err(|_| RngUnavailable)?;
-        Ok(Self::with_rng_seed(cms, zone, cms_zpk, seed))
+        Ok(Self::with_rng_seed(cms, module, zone, cms_zpk, seed))
     }
 
     /// As [`new`](Self::new), with a fixed generator seed: for reproducible tests only.
-    pub fn with_rng_seed(cms: C, zone: ZoneKeys, cms_zpk: ZpkIndex, seed: [u8; 32]) -> Self {
+    pub fn with_rng_seed(
+        cms: C,
+        module: M,
+        zone: ZoneKeys,
+        cms_zpk: ZpkIndex,
+        seed: [u8; 32],
+    ) -> Self {
         Issuer {
             cms,
+            module,
             zone,
             cms_zpk,
             policy: PinPolicy::default(),
@@ -90,6 +117,11 @@ impl<C: CardManagement> Issuer<C> {
     /// The CMS, for inspection.
     pub fn cms(&self) -> &C {
         &self.cms
+    }
+
+    /// The security module.
+    pub fn module(&self) -> &M {
+        &self.module
     }
 
     /// The zone PIN keys.
@@ -149,29 +181,52 @@ impl<C: CardManagement> Issuer<C> {
         })
     }
 
-    /// Policy, then ISO format 0 under the CMS's zone PIN key, then the CMS store.
-    pub(crate) async fn store(
+    /// Translates the PIN from `source` to ISO format 0 under the CMS's
+    /// zone PIN key, bound to the target's PAN, with the PIN policy checked
+    /// inside the security module. Returns the block and the key's handle.
+    pub(crate) async fn translate(
         &self,
         target: &Target,
-        pin: &Pin,
-    ) -> Result<StorePinOutcome, FlowError> {
-        self.policy
-            .check(pin)
-            .map_err(|v| FlowError::new(Reason::PinPolicy, v))?;
+        source: PinSource<'_>,
+    ) -> Result<(EncryptedPinBlock, KeyRef), FlowError> {
         let zpk = self
             .zone
             .pin_key(&self.cms_zpk)
             .map_err(|e| FlowError::new(Reason::Unexpected, e))?;
-        let pin_block = self
-            .with_rng(|rng| zpk.seal(Format::Iso0, pin, Some(&target.pan), rng))?
-            .map_err(|e| FlowError::new(Reason::Unexpected, e))?;
+        let block = self
+            .module
+            .translate(&TranslatePin {
+                source,
+                destination: &zpk,
+                format: Format::Iso0,
+                pan: Some(&target.pan),
+                policy: Some(&self.policy),
+            })
+            .await?;
+        Ok((block, zpk))
+    }
+
+    /// Hands the CMS a PIN block the module enciphered under `zpk` (from
+    /// [`translate`](Self::translate)).
+    pub(crate) async fn store(
+        &self,
+        target: &Target,
+        pin_block: EncryptedPinBlock,
+        zpk: &KeyRef,
+    ) -> Result<StorePinOutcome, FlowError> {
+        let KeyCheck::Kcv(zpk_kcv) = zpk.check() else {
+            return Err(FlowError::new(
+                Reason::Unexpected,
+                crate::Detail::Internal("the CMS zone PIN key has no KCV"),
+            ));
+        };
         let request = StorePin {
             contract: target.contract,
             plastic: target.plastic,
             format: Format::Iso0,
             pin_block,
             zpk_index: self.cms_zpk.as_str().to_owned(),
-            zpk_kcv: zpk.kcv(),
+            zpk_kcv,
         };
         Ok(self.cms.store_pin(request).await?)
     }

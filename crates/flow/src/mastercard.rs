@@ -5,9 +5,9 @@ use pinset_cms::{CardContractId, CardManagement, ExpiryDate, PlasticSequence, St
 use pinset_keys::{
     Clock, KeyIndex, KeyStore, MemoryKeyStore, PublicKeyForm, RsaKeyRing, SystemClock, ZpkIndex,
 };
+use pinset_module::{PinSource, SecurityModule, SoftwareModule};
 use std::sync::Arc;
 
-use crate::issuer::Target;
 use crate::replay::ReplayGuard;
 use crate::{AuditEvent, FlowError, Issuer, Operation, Reason};
 
@@ -77,10 +77,11 @@ pub struct SetPinOutcome {
 /// The issuer side of Mastercard Processing's set PIN.
 ///
 /// - With a `Key-Index`: the device sealed an ISO format 1 block under the
-///   RSA key it fetched from [`public_keys`](Self::public_keys). The flow
-///   decrypts it with that index's private key, decodes it, checks the PIN
-///   policy, re-encodes it as ISO format 0 with the PAN from the CMS under
-///   the CMS's zone PIN key, and stores it: 204.
+///   RSA key it fetched from [`public_keys`](Self::public_keys). The
+///   security module decrypts it with that index's private key, checks the
+///   PIN policy and re-enciphers it as ISO format 0 with the PAN from the
+///   CMS under the CMS's zone PIN key, all inside itself; the flow stores
+///   the result: 204. The flow never sees the PIN.
 /// - Without (full-PAN issuers, [`with_shared_zpk`](Self::with_shared_zpk)):
 ///   the block is ISO format 0 under the shared ZPK and is translated to the
 ///   CMS's ZPK.
@@ -92,20 +93,26 @@ pub struct SetPinOutcome {
 ///
 /// The CMS is read (contract state, plastic, PAN) before the RSA private-key
 /// operation, so malformed or misdirected requests cost no RSA work. A failed
-/// set PIN changes nothing; if the CMS itself fails, the answer is
-/// [`Reason::IntegrationError`] (500, recoverable) and the client may retry
-/// with a fresh cryptogram.
-pub struct MastercardPanless<C, S: KeyStore = MemoryKeyStore, K: Clock = SystemClock> {
-    issuer: Issuer<C>,
+/// set PIN changes nothing; if the CMS or the security module fails, the
+/// answer is [`Reason::IntegrationError`] (500, recoverable) and the client
+/// may retry with a fresh cryptogram.
+pub struct MastercardPanless<
+    C,
+    S: KeyStore = MemoryKeyStore,
+    K: Clock = SystemClock,
+    M: SecurityModule = SoftwareModule,
+> {
+    issuer: Issuer<C, M>,
     ring: RsaKeyRing<S, K>,
     shared_zpk: Option<ZpkIndex>,
     key_form: PublicKeyForm,
     replay: ReplayGuard,
 }
 
-impl<C: CardManagement, S: KeyStore, K: Clock> MastercardPanless<C, S, K> {
-    /// The flow on `issuer`, decrypting with `ring`.
-    pub fn new(issuer: Issuer<C>, ring: RsaKeyRing<S, K>) -> Self {
+impl<C: CardManagement, S: KeyStore, K: Clock, M: SecurityModule> MastercardPanless<C, S, K, M> {
+    /// The flow on `issuer`, with the RSA keys of `ring` (handles into the
+    /// issuer's security module).
+    pub fn new(issuer: Issuer<C, M>, ring: RsaKeyRing<S, K>) -> Self {
         MastercardPanless {
             issuer,
             ring,
@@ -142,8 +149,8 @@ impl<C: CardManagement, S: KeyStore, K: Clock> MastercardPanless<C, S, K> {
         self
     }
 
-    /// The issuer side (CMS, zone keys, policy).
-    pub fn issuer(&self) -> &Issuer<C> {
+    /// The issuer side (CMS, security module, zone keys, policy).
+    pub fn issuer(&self) -> &Issuer<C, M> {
         &self.issuer
     }
 
@@ -231,23 +238,40 @@ impl<C: CardManagement, S: KeyStore, K: Clock> MastercardPanless<C, S, K> {
             .issuer
             .target(contract, Some(expiry), sequence, event)
             .await?;
-        let (pin, mut claim) = match &key_index {
+        let (pin_block, zpk, mut claim) = match &key_index {
             Some(index) => {
-                let pin =
-                    self.ring
-                        .open_pin_block(index.as_str(), Format::Iso1, &cryptogram, None)?;
-                (pin, Some(self.replay.claim(&cryptogram)?))
+                let live = self.ring.live_key(index.as_str())?;
+                let source = live.pin_source(&cryptogram, Format::Iso1)?;
+                let (pin_block, zpk) = self.issuer.translate(&target, source).await?;
+                (pin_block, zpk, Some(self.replay.claim(&cryptogram)?))
             }
             // ISO format 0 under a ZPK is deterministic: the same PIN gives
             // the same block, so a repeat is no sign of a replay here.
-            None => (self.open_shared(&target, &cryptogram)?, None),
+            None => {
+                let shared = self
+                    .shared_zpk
+                    .as_ref()
+                    .ok_or(FlowError::request("Key-Index"))?;
+                let key = self
+                    .issuer
+                    .zone
+                    .pin_key(shared)
+                    .map_err(|e| FlowError::new(Reason::Unexpected, e))?;
+                let source = PinSource::Symmetric {
+                    key: &key,
+                    format: Format::Iso0,
+                    block: &cryptogram,
+                };
+                let (pin_block, zpk) = self.issuer.translate(&target, source).await?;
+                (pin_block, zpk, None)
+            }
         };
         // Dropped from here on, the claim stays (the PIN may be stored);
         // an error the CMS returns gives it back.
         if let Some(claim) = claim.as_mut() {
             claim.commit_starting();
         }
-        match self.issuer.store(&target, &pin).await {
+        match self.issuer.store(&target, pin_block, &zpk).await {
             Ok(cms) => Ok(SetPinOutcome {
                 http_status: 204,
                 cms,
@@ -259,19 +283,5 @@ impl<C: CardManagement, S: KeyStore, K: Clock> MastercardPanless<C, S, K> {
                 Err(e)
             }
         }
-    }
-
-    fn open_shared(&self, target: &Target, block: &[u8]) -> Result<pinset_block::Pin, FlowError> {
-        let shared = self
-            .shared_zpk
-            .as_ref()
-            .ok_or(FlowError::request("Key-Index"))?;
-        let key = self
-            .issuer
-            .zone
-            .pin_key(shared)
-            .map_err(|e| FlowError::new(Reason::Unexpected, e))?;
-        key.open(Format::Iso0, block, Some(&target.pan))
-            .map_err(|e| FlowError::new(Reason::InvalidPinBlock, e))
     }
 }

@@ -23,7 +23,7 @@ use pinset_cms::{
 };
 use pinset_envelope::{RsaPadding, RsaPublicKey};
 use pinset_flow::{AuditEvent, MastercardPanless, MemoryAudit, Operation, PinPolicy, Reason};
-use pinset_keys::{KeyIndex, ManualClock, NewKey, PublicKeyForm, RsaKeyRing};
+use pinset_keys::{ManualClock, PublicKeyForm, RsaKeyRing};
 
 /// The reference CMS, except that `store_pin` commits and then returns
 /// `Pending` once (while `yield_after_commit` is set).
@@ -82,13 +82,14 @@ fn flow() -> (Flow, Arc<MemoryAudit>, ManualClock) {
         inner: sandbox_cms(),
         yield_after_commit: AtomicBool::new(true),
     };
+    let issuer = issuer(cms, PinPolicy::default(), &audit, &clock);
+    // rsa2048.pem goes into the issuer's module; the ring holds its handle.
     let ring = RsaKeyRing::with_clock(clock.clone());
     ring.rotate(
-        NewKey::new(KeyIndex::new(KEY_INDEX).unwrap(), rsa2048()),
+        ring_key(issuer.module(), KEY_INDEX, &rsa2048()),
         Duration::ZERO,
     )
     .unwrap();
-    let issuer = issuer(cms, PinPolicy::default(), &audit, &clock);
     let flow = MastercardPanless::new(issuer, ring).with_replay_clock(clock.clone());
     (flow, audit, clock)
 }

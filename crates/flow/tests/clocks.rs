@@ -12,20 +12,20 @@ use common::*;
 use pinset_envelope::{PinKey, RsaPadding, RsaPublicKey};
 use pinset_flow::enfuce::SetPinRequest as EnfuceRequest;
 use pinset_flow::{EnfuceSetPin, MastercardPanless, MemoryAudit, PinPolicy, Reason};
-use pinset_keys::{KeyIndex, ManualClock, NewKey, PublicKeyForm, RsaKeyRing, Timestamp};
+use pinset_keys::{ManualClock, PublicKeyForm, RsaKeyRing, Timestamp};
 
 #[test]
 fn the_replay_window_does_not_read_the_audit_clock() {
     let ttl = ManualClock::new(T0);
     let wall = ManualClock::new(T0);
     let audit = Arc::new(MemoryAudit::new());
+    let issuer = issuer(sandbox_cms(), PinPolicy::default(), &audit, &wall);
     let ring = RsaKeyRing::with_clock(ttl.clone());
     ring.rotate(
-        NewKey::new(KeyIndex::new(KEY_INDEX).unwrap(), rsa2048()),
+        ring_key(issuer.module(), KEY_INDEX, &rsa2048()),
         Duration::ZERO,
     )
     .unwrap();
-    let issuer = issuer(sandbox_cms(), PinPolicy::default(), &audit, &wall);
     let flow = MastercardPanless::new(issuer, ring).with_replay_clock(ttl.clone());
     let published = flow.ring().publish(PublicKeyForm::DerHex).unwrap();
     let cryptogram = RsaPublicKey::from_hex(&published.public_rsa_key)

@@ -22,6 +22,7 @@ use pinset_flow::enfuce::{ControlOperation, SetPinRequest, SetPinResponse, TzpkR
 use pinset_flow::wire::EnfuceErrorBody;
 use pinset_flow::{FlowError, Operation, PinPolicy, Reason};
 use pinset_keys::ControlId;
+use pinset_module::ErrorClass;
 
 /// Card 70001's PAN (shared/vectors/iso9564.json).
 const PAN_70001: &str = "5141576351968605";
@@ -67,11 +68,10 @@ fn seed_example_flow_stores_pin_1234() {
     assert!(is_uuid(control.as_str()), "{control:?}");
 
     let response = enfuce
-        .flow
-        .get_tzpk(&TzpkRequest {
-            control_id: control.as_str().to_owned(),
-            public_key: enfuce.device_key.public_key().to_base64(),
-        })
+        .get_tzpk(
+            control.as_str(),
+            &enfuce.device_key.public_key().to_base64(),
+        )
         .expect("tzpk");
     // Device: unwrap the tzpk with its private key (RSA-OAEP SHA-256).
     let wrapped = BASE64.decode(&response.tzpk).expect("base64");
@@ -93,11 +93,14 @@ fn seed_example_flow_stores_pin_1234() {
     let pin_block = encrypt_block(&tzpk, ENFUCE_SEED_BLOCK);
     assert_eq!(BASE64.decode(&pin_block).expect("base64").len(), 8);
 
+    // The control holds the tzpk until set_pin takes it.
+    assert_eq!(enfuce.flow.pending_tzpks().expect("pending"), 1);
     let before = enfuce.snapshot();
     let done = enfuce
         .set_pin(control.as_str(), &pin_block, ENFUCE_AUDIT_USER)
         .expect("200");
     assert_eq!(done, SetPinResponse {});
+    assert_eq!(enfuce.flow.pending_tzpks().expect("pending"), 0);
     assert_eq!(serde_json::to_string(&done).expect("json"), "{}");
 
     let after = enfuce.snapshot();
@@ -242,6 +245,7 @@ fn failed_set_pin_spends_the_control() {
             400,
         );
         assert_eq!(e.reason().enfuce_error_type(), "DYNAMIC_VALIDATION_ERROR");
+        assert_eq!(module_class(&e), Some(ErrorClass::Undecryptable), "{e:?}");
         let body = enfuce.flow.error_body(&e);
         bodies.push((body.code, body.error_code, body.error_type, body.message));
         // The retry with the right block finds the control spent.
@@ -341,10 +345,10 @@ fn unknown_or_malformed_control_id() {
             400,
         );
     }
-    let e = refused(enfuce.flow.get_tzpk(&TzpkRequest {
+    let e = refused(pollster::block_on(enfuce.flow.get_tzpk(&TzpkRequest {
         control_id: "83fa5f55-3dd7-453a-8233-4242a6bad179".into(),
         public_key: enfuce.device_key.public_key().to_base64(),
-    }));
+    })));
     assert_reason(&e, Reason::ControlNotFound, 404, false);
 }
 
@@ -364,17 +368,17 @@ fn tzpk_needs_a_good_device_key() {
         "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA",
         &small,
     ] {
-        let e = refused(enfuce.flow.get_tzpk(&TzpkRequest {
+        let e = refused(pollster::block_on(enfuce.flow.get_tzpk(&TzpkRequest {
             control_id: control.as_str().into(),
             public_key: bad.into(),
-        }));
+        })));
         assert_reason(&e, Reason::RequestValidation, 400, false);
     }
     // PEM markers are not the seed's form either.
-    let e = refused(enfuce.flow.get_tzpk(&TzpkRequest {
+    let e = refused(pollster::block_on(enfuce.flow.get_tzpk(&TzpkRequest {
         control_id: control.as_str().into(),
         public_key: pem,
-    }));
+    })));
     assert_reason(&e, Reason::RequestValidation, 400, false);
     // None of that spent the control.
     enfuce.tzpk(&control).expect("good key");
@@ -462,6 +466,26 @@ fn card_blocked_after_control_is_403() {
         Reason::OperationDenied,
         403,
     );
+    // The CMS is read before the module translates: on a blocked card even
+    // an unreadable block is 403, and costs no PIN translation.
+    let control = enfuce.control("70002", SEQ);
+    let tzpk = enfuce.tzpk(&control).expect("tzpk");
+    enfuce.cms().set_contract_state(
+        contract("70002"),
+        ContractState {
+            status_code: *b"05",
+            production: ProductionStatus::Ready,
+        },
+    );
+    refuse(
+        &enfuce,
+        control.as_str(),
+        &encrypt_block(&tzpk, "241234FFFFFFFFFF"),
+        ENFUCE_AUDIT_USER,
+        Reason::OperationDenied,
+        403,
+    );
+    assert_eq!(enfuce.flow.pending_tzpks().expect("pending"), 0);
 }
 
 #[test]

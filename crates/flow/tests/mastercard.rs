@@ -18,7 +18,8 @@ use pinset_envelope::{RsaPadding, RsaPublicKey};
 use pinset_flow::mastercard::{PublicKeysResponse, SetPinRequest};
 use pinset_flow::wire::MastercardErrorBody;
 use pinset_flow::{Operation, PinPolicy, Reason};
-use pinset_keys::{KeyIndex, NewKey, PublicKeyForm};
+use pinset_keys::PublicKeyForm;
+use pinset_module::ErrorClass;
 
 // ---------------------------------------------------------------- success
 
@@ -559,10 +560,7 @@ fn retired_key_index_after_rotation_and_grace() {
     let rotation = mp
         .flow
         .ring()
-        .rotate(
-            NewKey::new(KeyIndex::new("K2").expect("index"), rsa3072()),
-            Duration::from_secs(600),
-        )
+        .rotate(mp.new_key("K2", &rsa3072()), Duration::from_secs(600))
         .expect("rotate");
     assert_eq!(
         rotation.previous.as_ref().map(|k| k.as_str()),
@@ -760,6 +758,12 @@ fn every_bad_cryptogram_is_one_invalid_pin_block() {
         assert_eq!(e.reason(), Reason::InvalidPinBlock, "{name}: {e:?}");
         assert_reason(&e, Reason::InvalidPinBlock, 400, false);
         assert_eq!(mp.snapshot(), before, "{name} changed the CMS");
+        // The security module read nothing: one class, whatever the cause.
+        assert_eq!(
+            module_class(&e),
+            Some(ErrorClass::Undecryptable),
+            "{name}: {e:?}"
+        );
         // Display is the reason's sentence only.
         assert_eq!(e.to_string(), Reason::InvalidPinBlock.description());
         bodies.push((name, mp_body(&e)));
@@ -837,6 +841,8 @@ fn pin_policy_violations() {
             false,
         );
         assert!(mp_body(&e).contains("\"ReasonCode\":\"PIN_POLICY_VIOLATION\""));
+        // The policy is checked inside the security module, on the clear PIN.
+        assert_eq!(module_class(&e), Some(ErrorClass::Policy), "{e:?}");
     }
     // The sandbox PIN passes.
     let block = mp.seal("7580", RsaPadding::OaepSha256);
@@ -866,7 +872,8 @@ fn cms_failure_is_500_recoverable_and_changes_nothing() {
         500,
         true,
     );
-    assert!(mp_body(&e).contains("\"ReasonCode\":\"CMS_UNAVAILABLE\""));
+    // The CMS is one of the back ends behind INTEGRATION_ERROR (was CMS_UNAVAILABLE).
+    assert!(mp_body(&e).contains("\"ReasonCode\":\"INTEGRATION_ERROR\""));
     assert!(mp_body(&e).contains("\"Recoverable\":true"));
     let snapshot = mp.snapshot();
     assert!(plastic_record(&snapshot, "70001", SEQ).pin.is_none());

@@ -169,10 +169,10 @@ proptest! {
     ) {
         let enfuce = &*ENFUCE_BYTES;
         let control = enfuce.control("70001", SEQ);
-        let response = enfuce.flow.get_tzpk(&TzpkRequest {
+        let response = pollster::block_on(enfuce.flow.get_tzpk(&TzpkRequest {
             control_id: control.as_str().to_owned(),
             public_key: enfuce.device_key.public_key().to_base64(),
-        }).expect("tzpk");
+        })).expect("tzpk");
         let before = enfuce.snapshot();
         match enfuce.set_pin(control.as_str(), &BASE64.encode(&bytes), ENFUCE_AUDIT_USER) {
             Err(e) => {
@@ -211,10 +211,10 @@ proptest! {
         let control_id = if use_real_control {
             let control = enfuce.control("70001", SEQ);
             let key = public_key.clone().unwrap_or_else(|| enfuce.device_key.public_key().to_base64());
-            let _ = enfuce.flow.get_tzpk(&TzpkRequest {
+            let _ = pollster::block_on(enfuce.flow.get_tzpk(&TzpkRequest {
                 control_id: control.as_str().to_owned(),
                 public_key: key,
-            }).map_err(|e| check_error(&e));
+            })).map_err(|e| check_error(&e));
             control.as_str().to_owned()
         } else {
             control_id

@@ -30,7 +30,7 @@ use pinset_cms::{ContractState, ProductionStatus};
 use pinset_envelope::{RsaPadding, TdesKey};
 use pinset_flow::enfuce::{ControlOperation, TzpkRequest};
 use pinset_flow::{FlowError, PinPolicy};
-use pinset_keys::{KeyIndex, NewKey, PublicKeyForm};
+use pinset_keys::PublicKeyForm;
 
 /// Distinctive PINs: long enough never to turn up by chance.
 const LONG_PINS: [&str; 5] = [
@@ -246,10 +246,7 @@ fn nothing_printable_holds_a_secret() {
     // Rotation, grace, retirement.
     mp.flow
         .ring()
-        .rotate(
-            NewKey::new(KeyIndex::new("K2").expect("index"), rsa3072()),
-            Duration::from_secs(60),
-        )
+        .rotate(mp.new_key("K2", &rsa3072()), Duration::from_secs(60))
         .expect("rotate");
     mp.clock.advance(Duration::from_secs(61));
     out.result("mp retired", mp.set_pin("70001", Some(KEY_INDEX), &body));
@@ -261,6 +258,8 @@ fn nothing_printable_holds_a_secret() {
     out.add("mp ring", mp.flow.ring());
     out.add("mp ring entries", &mp.flow.ring().entries());
     out.add("mp zone keys", mp.flow.issuer().zone_keys());
+    out.add("mp module", mp.module());
+    out.add("mp live key", &mp.flow.ring().live_key("K2"));
 
     let pem_form = MpConfig {
         form: PublicKeyForm::PemBody,
@@ -285,11 +284,10 @@ fn nothing_printable_holds_a_secret() {
         // A live controlId is a bearer value: only its prefix may be printed.
         controls.push(control.as_str().to_uppercase());
         let response = enfuce
-            .flow
-            .get_tzpk(&TzpkRequest {
-                control_id: control.as_str().into(),
-                public_key: enfuce.device_key.public_key().to_base64(),
-            })
+            .get_tzpk(
+                control.as_str(),
+                &enfuce.device_key.public_key().to_base64(),
+            )
             .expect("tzpk");
         out.add("tzpk response", &response);
         let tzpk = pinset_envelope::rsa::unwrap_tdes_key(
@@ -365,10 +363,7 @@ fn nothing_printable_holds_a_secret() {
     let control = enfuce.control("70001", SEQ);
     out.result(
         "enfuce bad key",
-        enfuce.flow.get_tzpk(&TzpkRequest {
-            control_id: control.as_str().into(),
-            public_key: "MIIBIjANBgkq".into(),
-        }),
+        enfuce.get_tzpk(control.as_str(), "MIIBIjANBgkq"),
     );
     out.result(
         "enfuce unknown contract",
@@ -381,6 +376,8 @@ fn nothing_printable_holds_a_secret() {
     out.add("enfuce audit", &enfuce.audit.events());
     out.add("enfuce cms", &enfuce.snapshot());
     out.add("enfuce zone keys", enfuce.flow.issuer().zone_keys());
+    out.add("enfuce module", enfuce.module());
+    out.add("enfuce pending tzpks", &enfuce.flow.pending_tzpks());
 
     let printed = out.0;
     // Enciphered PIN blocks in the CMS: format 0 under one ZPK is
@@ -398,7 +395,7 @@ fn nothing_printable_holds_a_secret() {
     for expected in [
         "INVALID_PIN_BLOCK",
         "CONTROL_ID_NOT_FOUND",
-        "CMS_UNAVAILABLE",
+        "\"ReasonCode\":\"INTEGRATION_ERROR\"",
         "PIN_POLICY_VIOLATION",
         "KEY_INDEX_RETIRED",
         "514157******8605",

@@ -106,6 +106,13 @@ pub enum KeyError {
         "the {0} lock was poisoned by a panic in another thread: rebuild it from a known state"
     )]
     Poisoned(&'static str),
+    /// A key handle does not name the key it was given with: not an RSA
+    /// key, or its fingerprint is not the public key's.
+    #[error("key handle {0} does not match the key given with it")]
+    KeyMismatch(String),
+    /// The security module refused or failed.
+    #[error(transparent)]
+    Module(#[from] pinset_module::ModuleError),
     /// An envelope operation failed: RSA decryption, PIN-block decoding, or a
     /// key's encoding. Detail for the issuer's log only.
     #[error("PIN block or key operation failed: {0}")]
@@ -236,12 +243,9 @@ pub enum TzpkError {
     /// The control id is already pending or recently used.
     #[error("control id {0} is already in use: each temporary key needs a fresh control id")]
     DuplicateControlId(ControlId),
-    /// The RNG kept producing degenerate keys (K1 = K2, which is single DES).
-    #[error("the RNG gave only degenerate TDES keys (K1 = K2): it is broken")]
-    DegenerateRng,
-    /// The key could not be built or wrapped under the device's RSA key.
-    #[error("temporary key could not be wrapped: {0}")]
-    Envelope(#[from] pinset_envelope::Error),
+    /// The handle given as a tzpk is not a 2-key TDES PIN-encryption key.
+    #[error("a temporary key must be a 2-key TDES PIN-encryption key")]
+    NotATzpk,
     /// The table's lock was poisoned by a panic in another thread.
     #[error("the temporary key table's lock was poisoned by a panic in another thread")]
     Poisoned,

@@ -2,7 +2,8 @@
 
 use std::sync::{Arc, RwLock};
 
-use pinset_envelope::{RsaPadding, RsaPrivateKey, RsaPublicKey};
+use pinset_envelope::{RsaPadding, RsaPublicKey};
+use pinset_module::KeyRef;
 
 use crate::{KeyIndex, KeyPurpose, StoreError, Timestamp};
 
@@ -28,24 +29,28 @@ pub enum KeyState {
     },
 }
 
+/// A live ring key: its handle in the security module, which holds the
+/// private key, and its public half, which the ring publishes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RingKey {
+    pub(crate) handle: KeyRef,
+    pub(crate) public: RsaPublicKey,
+}
+
 /// The state and key together, so a retired entry cannot hold a key.
 #[derive(Clone, Debug)]
 pub(crate) enum Lifecycle {
-    Active(Arc<RsaPrivateKey>),
-    DecryptOnly {
-        until: Timestamp,
-        key: Arc<RsaPrivateKey>,
-    },
-    Retired {
-        since: Timestamp,
-    },
+    Active(RingKey),
+    DecryptOnly { until: Timestamp, key: RingKey },
+    Retired { since: Timestamp },
 }
 
 /// One RSA key of a ring with its index, state, dates, padding and purpose.
 ///
-/// Built only by the ring; a [`KeyStore`] keeps and returns it. Retired
-/// entries keep their metadata (so the index answers "retired", not
-/// "unknown") but no private key. `Debug` shows the public fingerprint only.
+/// Built only by the ring; a [`KeyStore`] keeps and returns it. A live
+/// entry holds the key's handle in the security module and its public key,
+/// never the private key. Retired entries keep their metadata (so the index
+/// answers "retired", not "unknown") but no handle.
 #[derive(Clone, Debug)]
 pub struct RingEntry {
     pub(crate) key_index: KeyIndex,
@@ -108,22 +113,28 @@ impl RingEntry {
     }
 
     /// The public key, unless the entry is retired and holds no key.
-    pub fn public_key(&self) -> Option<RsaPublicKey> {
-        self.private_key().map(|k| k.public_key())
+    pub fn public_key(&self) -> Option<&RsaPublicKey> {
+        self.live_key().map(|k| &k.public)
     }
 
-    /// The private key as stored, whatever the clock says.
-    pub(crate) fn private_key(&self) -> Option<&Arc<RsaPrivateKey>> {
+    /// The private key's handle in the security module, unless the entry is
+    /// retired.
+    pub fn key(&self) -> Option<&KeyRef> {
+        self.live_key().map(|k| &k.handle)
+    }
+
+    /// The live key as stored, whatever the clock says.
+    pub(crate) fn live_key(&self) -> Option<&RingKey> {
         match &self.lifecycle {
             Lifecycle::Active(key) | Lifecycle::DecryptOnly { key, .. } => Some(key),
             Lifecycle::Retired { .. } => None,
         }
     }
 
-    /// The entry as it stands at `now`: a lapsed key becomes `Retired` and drops its private key.
+    /// The entry as it stands at `now`: a lapsed key becomes `Retired` and drops its handle.
     pub(crate) fn settled(&self, now: Timestamp) -> RingEntry {
         let mut entry = self.clone();
-        if let (KeyState::Retired { since }, Some(_)) = (self.state_at(now), self.private_key()) {
+        if let (KeyState::Retired { since }, Some(_)) = (self.state_at(now), self.live_key()) {
             entry.lifecycle = Lifecycle::Retired { since };
         }
         entry
@@ -184,9 +195,8 @@ impl<S: KeyStore + ?Sized> KeyStore for Arc<S> {
     }
 }
 
-/// A [`KeyStore`] in process memory, behind an `RwLock`.
-///
-/// Keys are zeroized when the last reference to them drops.
+/// A [`KeyStore`] in process memory, behind an `RwLock`. It holds handles
+/// and public keys only.
 #[derive(Debug, Default)]
 pub struct MemoryKeyStore {
     inner: RwLock<RingSnapshot>,

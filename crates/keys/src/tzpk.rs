@@ -1,11 +1,11 @@
 //! Enfuce's controlIds and their temporary zone PIN keys, one record each.
 //!
 //! A `controlId` lives 30 seconds and opens one PIN block. The device sends
-//! its RSA public key (base64 of DER SPKI); the issuer answers with a fresh
-//! 16-byte TDES key (the tzpk) wrapped with RSA-OAEP SHA-256 (MGF1-SHA-256,
-//! empty label), base64, bound to that controlId. The control and its key
-//! are one record on one clock, so they cannot disagree about whether the
-//! control is live.
+//! its RSA public key (base64 of DER SPKI); the issuer's security module
+//! generates a fresh 16-byte TDES key (the tzpk) and wraps it with RSA-OAEP
+//! SHA-256 (MGF1-SHA-256, empty label); the table keeps the key's handle,
+//! bound to that controlId. The control and its key are one record on one
+//! clock, so they cannot disagree about whether the control is live.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use pinset_envelope::{Kcv, RsaPadding, RsaPublicKey, TdesKey};
-use rand_core::CryptoRng;
+use pinset_envelope::Kcv;
+use pinset_module::{KeyAlgorithm, KeyCheck, KeyPurpose, KeyRef};
 use sha2::{Digest, Sha256};
 
 use crate::{Clock, ControlId, MonotonicClock, PlasticRef, Timestamp, TzpkError};
@@ -58,10 +58,10 @@ impl WrappedTzpk {
 enum Slot<B> {
     /// A control opened; no key wrapped for it yet.
     Open { binding: B, expires_at: Timestamp },
-    /// A key issued and not yet taken. Boxed: a TDES key schedule is large.
+    /// A key issued and not yet taken; the module holds it.
     Pending {
         binding: B,
-        key: Box<TdesKey>,
+        key: KeyRef,
         expires_at: Timestamp,
     },
     /// Taken: a tombstone, so a replay says `AlreadyUsed`.
@@ -92,44 +92,74 @@ fn digest(control_id: &ControlId) -> IdDigest {
 struct Table<B> {
     slots: HashMap<IdDigest, Slot<B>>,
     next_sweep: Timestamp,
+    /// Handles of keys that expired untaken, for the caller to destroy.
+    discarded: Vec<KeyRef>,
+}
+
+impl<B> Table<B> {
+    /// Forgets every record past its TTL, keeping the handles of untaken keys.
+    fn sweep(&mut self, now: Timestamp) -> usize {
+        let before = self.slots.len();
+        let discarded = &mut self.discarded;
+        self.slots.retain(|_, slot| {
+            let live = slot.expires_at() > now;
+            if !live {
+                if let Slot::Pending { key, .. } = slot {
+                    discarded.push(key.clone());
+                }
+            }
+            live
+        });
+        before - self.slots.len()
+    }
 }
 
 /// Enfuce's controlIds with their single-use temporary TDES keys: one record
 /// per controlId, bound to what the control is for (`B`, a [`PlasticRef`]
-/// unless set), with a time to live (30 s unless set otherwise).
+/// unless set), with a time to live (30 s unless set otherwise). The table
+/// keeps each key's [`KeyRef`] handle; the key itself stays in the security
+/// module that generated it.
 ///
 /// [`open`](Self::open) starts a control; [`issue_for_open`](Self::issue_for_open)
-/// makes its key and wraps it for the device ([`issue`](Self::issue) does
-/// both for an id never opened); [`take`](Self::take) and
-/// [`take_bound`](Self::take_bound) hand the key to the issuer once and
-/// spend the control. A second take of the same id fails with
-/// [`TzpkError::AlreadyUsed`] until the record is swept after its TTL, a
-/// spent or lapsed record is never armed again, and of two concurrent takes
-/// exactly one wins. Thread-safe behind `&self`;
-/// expired records are forgotten by [`sweep`](Self::sweep), which `open` and
-/// `issue` also run once per TTL, so no call scans every live control.
+/// files the handle of a key the module generated and wrapped for the
+/// device ([`issue`](Self::issue) does both for an id never opened);
+/// [`take`](Self::take) and [`take_bound`](Self::take_bound) hand the
+/// handle to the issuer once and spend the control. A second take of the
+/// same id fails with [`TzpkError::AlreadyUsed`] until the record is swept
+/// after its TTL, a spent or lapsed record is never armed again, and of two
+/// concurrent takes exactly one wins. Thread-safe behind `&self`; expired
+/// records are forgotten by [`sweep`](Self::sweep), which `open` and
+/// `issue` also run once per TTL, so no call scans every live control. The
+/// handles of keys that expired untaken wait in
+/// [`take_discarded`](Self::take_discarded), for the caller to destroy.
 ///
 /// ```
 /// use base64::Engine;
 /// use pinset_envelope::{rsa, RsaPadding, RsaPrivateKey};
 /// use pinset_keys::{ControlId, PlasticRef, TemporaryKeys};
+/// use pinset_module::{SecurityModule, SoftwareModule};
 /// use rand_core::SeedableRng;
 ///
+/// # pollster::block_on(async {
 /// let mut rng = chacha20::ChaCha20Rng::seed_from_u64(1);
+/// let module = SoftwareModule::new()?;
 /// let device = RsaPrivateKey::from_pem(include_str!("../../envelope/tests/data/rsa2048.pem"))?;
 /// let tzpks = TemporaryKeys::new();
 /// let (id, plastic) = (ControlId::generate(&mut rng), PlasticRef::new("contract-1029/2")?);
 ///
-/// // Issuer: wrap a fresh tzpk under the device's public key.
-/// let wrapped = tzpks.issue(id.clone(), plastic.clone(), &device.public_key(), &mut rng)?;
+/// // Issuer: the module makes a tzpk and wraps it under the device's public key.
+/// let (tzpk, wrapped) = module.generate_tzpk(&device.public_key(), RsaPadding::OaepSha256).await?;
+/// let issued = tzpks.issue(id.clone(), plastic.clone(), tzpk, &wrapped)?;
 /// // Device: unwrap it.
-/// let der = base64::engine::general_purpose::STANDARD.decode(wrapped.encrypted_key())?;
+/// let der = base64::engine::general_purpose::STANDARD.decode(issued.encrypted_key())?;
 /// let device_tzpk = rsa::unwrap_tdes_key(&device, RsaPadding::OaepSha256, &der)?;
-/// assert_eq!(device_tzpk.kcv(), wrapped.kcv());
-/// // Issuer, when the PIN block arrives: take it, once.
-/// assert_eq!(tzpks.take(&id, &plastic)?.kcv(), wrapped.kcv());
+/// assert_eq!(device_tzpk.kcv(), issued.kcv());
+/// // Issuer, when the PIN block arrives: take the handle, once.
+/// let handle = tzpks.take(&id, &plastic)?;
 /// assert!(tzpks.take(&id, &plastic).is_err()); // AlreadyUsed
+/// module.destroy(&handle).await?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
 /// ```
 pub struct TemporaryKeys<C: Clock = MonotonicClock, B = PlasticRef> {
     clock: C,
@@ -160,6 +190,7 @@ impl<C: Clock, B: Clone + PartialEq> TemporaryKeys<C, B> {
             table: Mutex::new(Table {
                 slots: HashMap::new(),
                 next_sweep: Timestamp::UNIX_EPOCH,
+                discarded: Vec::new(),
             }),
         }
     }
@@ -183,7 +214,7 @@ impl<C: Clock, B: Clone + PartialEq> TemporaryKeys<C, B> {
     fn swept(&self, now: Timestamp) -> Result<MutexGuard<'_, Table<B>>, TzpkError> {
         let mut table = self.lock()?;
         if now >= table.next_sweep {
-            table.slots.retain(|_, slot| slot.expires_at() > now);
+            table.sweep(now);
             table.next_sweep = now.saturating_add(self.ttl);
         }
         Ok(table)
@@ -237,34 +268,31 @@ impl<C: Clock, B: Clone + PartialEq> TemporaryKeys<C, B> {
         }
     }
 
-    /// Makes a fresh 16-byte TDES key from `rng`, wraps it under the
-    /// device's RSA key with OAEP-SHA-256, and keeps it for `control_id` and
-    /// `binding` until the control expires. An open control for the same
-    /// binding keeps its expiry; an id the table does not hold (never
-    /// issued, or swept after its TTL) is opened now, live until now + TTL.
+    /// Keeps `tzpk`, the handle of a key the security module generated
+    /// and wrapped for the device as `wrapped`
+    /// ([`SecurityModule::generate_tzpk`](pinset_module::SecurityModule::generate_tzpk)),
+    /// for `control_id` and `binding` until the control expires. An open
+    /// control for the same binding keeps its expiry; an id the table does
+    /// not hold (never issued, or swept after its TTL) is opened now, live
+    /// until now + TTL.
     ///
-    /// The key has odd DES parity and passes the envelope's key-strength
-    /// rules (see [`TdesKey::generate_double`]).
+    /// On any error the table keeps nothing: destroy `tzpk` in the module.
     ///
     /// # Errors
     ///
+    /// [`TzpkError::NotATzpk`] unless `tzpk` is a 2-key TDES PIN key;
     /// [`TzpkError::DuplicateControlId`] if the id already has a key or was
     /// used, and has not expired; [`TzpkError::Expired`] for a record past
     /// its TTL and not yet swept (never re-armed);
-    /// [`TzpkError::PlasticMismatch`] if it was opened for another binding;
-    /// [`TzpkError::Envelope`] if the device's key cannot wrap it.
-    pub fn issue<R: CryptoRng + ?Sized>(
+    /// [`TzpkError::PlasticMismatch`] if it was opened for another binding.
+    pub fn issue(
         &self,
         control_id: ControlId,
         binding: B,
-        device_public_key: &RsaPublicKey,
-        rng: &mut R,
+        tzpk: KeyRef,
+        wrapped: &[u8],
     ) -> Result<WrappedTzpk, TzpkError> {
-        // Key making and the RSA operation run outside the lock.
-        let key = fresh_tzpk(rng)?;
-        let wrapped = device_public_key.wrap_key(&key, RsaPadding::OaepSha256, rng)?;
-        let kcv = key.kcv();
-
+        let kcv = tzpk_kcv(&tzpk)?;
         let now = self.clock.now();
         let mut table = self.swept(now)?;
         let id = digest(&control_id);
@@ -291,7 +319,7 @@ impl<C: Clock, B: Clone + PartialEq> TemporaryKeys<C, B> {
             id,
             Slot::Pending {
                 binding,
-                key: Box::new(key),
+                key: tzpk,
                 expires_at,
             },
         );
@@ -304,29 +332,26 @@ impl<C: Clock, B: Clone + PartialEq> TemporaryKeys<C, B> {
     }
 
     /// [`issue`](Self::issue) for a control [`open`](Self::open)ed before,
-    /// whatever it is bound to: the key is wrapped outside the lock, then
-    /// kept only if the control is still open and live, in one step, so a
-    /// control spent or expired meanwhile is never armed again. Returns the
-    /// binding with the wrapped key.
+    /// whatever it is bound to: `tzpk` is kept only if the control is still
+    /// open and live, in one step, so a control spent or expired meanwhile
+    /// is never armed again. Returns the binding with the wrapped key. Check
+    /// the control with [`binding`](Self::binding) before asking the module
+    /// for a key, so an unknown id costs no RSA operation.
+    ///
+    /// On any error the table keeps nothing: destroy `tzpk` in the module.
     ///
     /// # Errors
     ///
-    /// [`TzpkError::Unknown`], [`TzpkError::Expired`],
-    /// [`TzpkError::DuplicateControlId`] (a key was issued already) or
-    /// [`TzpkError::AlreadyUsed`]; [`TzpkError::Envelope`] if the device's
-    /// key cannot wrap it.
-    pub fn issue_for_open<R: CryptoRng + ?Sized>(
+    /// [`TzpkError::NotATzpk`], [`TzpkError::Unknown`],
+    /// [`TzpkError::Expired`], [`TzpkError::DuplicateControlId`] (a key was
+    /// issued already) or [`TzpkError::AlreadyUsed`].
+    pub fn issue_for_open(
         &self,
         control_id: ControlId,
-        device_public_key: &RsaPublicKey,
-        rng: &mut R,
+        tzpk: KeyRef,
+        wrapped: &[u8],
     ) -> Result<(B, WrappedTzpk), TzpkError> {
-        // Fail fast without an RSA operation for an id that is not open.
-        self.binding(&control_id)?;
-        let key = fresh_tzpk(rng)?;
-        let wrapped = device_public_key.wrap_key(&key, RsaPadding::OaepSha256, rng)?;
-        let kcv = key.kcv();
-
+        let kcv = tzpk_kcv(&tzpk)?;
         let now = self.clock.now();
         let mut table = self.lock()?;
         let id = digest(&control_id);
@@ -349,7 +374,7 @@ impl<C: Clock, B: Clone + PartialEq> TemporaryKeys<C, B> {
         };
         *slot = Slot::Pending {
             binding: binding.clone(),
-            key: Box::new(key),
+            key: tzpk,
             expires_at,
         };
         Ok((
@@ -363,20 +388,21 @@ impl<C: Clock, B: Clone + PartialEq> TemporaryKeys<C, B> {
         ))
     }
 
-    /// Hands over the key issued for `control_id`, once, if it was issued
-    /// for `binding`.
+    /// Hands over the handle of the key issued for `control_id`, once, if
+    /// it was issued for `binding`. Destroy the key in the module once the
+    /// PIN block is translated.
     ///
     /// # Errors
     ///
     /// - [`TzpkError::Unknown`]: never issued, or forgotten after expiry.
     /// - [`TzpkError::Expired`]: the TTL has passed (at exactly issue + TTL
-    ///   it has); the key is destroyed.
+    ///   it has); the handle moves to [`take_discarded`](Self::take_discarded).
     /// - [`TzpkError::AlreadyUsed`]: taken before (a replay).
     /// - [`TzpkError::PlasticMismatch`]: issued for another binding; the key
     ///   stays available to its own.
     /// - [`TzpkError::NotIssued`]: the control is open but no key was issued;
     ///   the control stays open.
-    pub fn take(&self, control_id: &ControlId, binding: &B) -> Result<TdesKey, TzpkError> {
+    pub fn take(&self, control_id: &ControlId, binding: &B) -> Result<KeyRef, TzpkError> {
         match self.take_where(control_id, |bound| bound == binding, false)? {
             (_, Some(key)) => Ok(key),
             (_, None) => Err(TzpkError::NotIssued(control_id.clone())),
@@ -391,7 +417,7 @@ impl<C: Clock, B: Clone + PartialEq> TemporaryKeys<C, B> {
     /// # Errors
     ///
     /// [`TzpkError::Unknown`], [`TzpkError::Expired`] or [`TzpkError::AlreadyUsed`].
-    pub fn take_bound(&self, control_id: &ControlId) -> Result<(B, Option<TdesKey>), TzpkError> {
+    pub fn take_bound(&self, control_id: &ControlId) -> Result<(B, Option<KeyRef>), TzpkError> {
         self.take_where(control_id, |_| true, true)
     }
 
@@ -402,7 +428,7 @@ impl<C: Clock, B: Clone + PartialEq> TemporaryKeys<C, B> {
         control_id: &ControlId,
         accept: impl FnOnce(&B) -> bool,
         spend_open: bool,
-    ) -> Result<(B, Option<TdesKey>), TzpkError> {
+    ) -> Result<(B, Option<KeyRef>), TzpkError> {
         let now = self.clock.now();
         let mut table = self.lock()?;
         let Some(slot) = table.slots.get_mut(&digest(control_id)) else {
@@ -411,8 +437,12 @@ impl<C: Clock, B: Clone + PartialEq> TemporaryKeys<C, B> {
         let expires_at = slot.expires_at();
         if now >= expires_at {
             if matches!(slot, Slot::Pending { .. } | Slot::Open { .. }) {
-                // Drop (and so zeroize) the key now rather than at the next sweep.
-                *slot = Slot::Lapsed { expires_at };
+                // Let go of the key now rather than at the next sweep.
+                if let Slot::Pending { key, .. } =
+                    std::mem::replace(slot, Slot::Lapsed { expires_at })
+                {
+                    table.discarded.push(key);
+                }
             }
             return Err(TzpkError::Expired {
                 control_id: control_id.clone(),
@@ -426,9 +456,7 @@ impl<C: Clock, B: Clone + PartialEq> TemporaryKeys<C, B> {
                 expires_at,
             } => {
                 if accept(&binding) {
-                    // Clone out rather than move out of the box: the boxed
-                    // original is then dropped, and so zeroized.
-                    Ok((binding, Some(TdesKey::clone(&key))))
+                    Ok((binding, Some(key)))
                 } else {
                     *slot = Slot::Pending {
                         binding,
@@ -463,8 +491,9 @@ impl<C: Clock, B: Clone + PartialEq> TemporaryKeys<C, B> {
         }
     }
 
-    /// Forgets every record whose TTL has passed (their keys are zeroized);
-    /// returns how many. Afterwards their ids answer [`TzpkError::Unknown`].
+    /// Forgets every record whose TTL has passed; returns how many.
+    /// Afterwards their ids answer [`TzpkError::Unknown`], and the handles of
+    /// their untaken keys wait in [`take_discarded`](Self::take_discarded).
     ///
     /// # Errors
     ///
@@ -472,10 +501,32 @@ impl<C: Clock, B: Clone + PartialEq> TemporaryKeys<C, B> {
     pub fn sweep(&self) -> Result<usize, TzpkError> {
         let now = self.clock.now();
         let mut table = self.lock()?;
-        let before = table.slots.len();
-        table.slots.retain(|_, slot| slot.expires_at() > now);
+        let forgotten = table.sweep(now);
         table.next_sweep = now.saturating_add(self.ttl);
-        Ok(before - table.slots.len())
+        Ok(forgotten)
+    }
+
+    /// The handles of keys that expired untaken (found by a sweep or a late
+    /// take), each handed out once: destroy them in the module, or they
+    /// stay there until it restarts.
+    ///
+    /// # Errors
+    ///
+    /// [`TzpkError::Poisoned`] if another thread panicked holding the table.
+    pub fn take_discarded(&self) -> Result<Vec<KeyRef>, TzpkError> {
+        Ok(std::mem::take(&mut self.lock()?.discarded))
+    }
+
+    /// Puts the handle of a key nobody will use on the destroy list: a key
+    /// generated for a control that was spent meanwhile, a taken key whose
+    /// request was cancelled, or one the module could not destroy yet.
+    /// Never fails: a poisoned table still takes the handle.
+    pub fn discard(&self, key: KeyRef) {
+        let mut table = self
+            .table
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        table.discarded.push(key);
     }
 
     /// How many keys are issued, not taken and not expired.
@@ -502,10 +553,10 @@ impl<C: Clock, B> fmt::Debug for TemporaryKeys<C, B> {
     }
 }
 
-/// A fresh tzpk: see [`TdesKey::generate_double`].
-fn fresh_tzpk<R: CryptoRng + ?Sized>(rng: &mut R) -> Result<TdesKey, TzpkError> {
-    TdesKey::generate_double(rng).map_err(|e| match e {
-        pinset_envelope::Error::WeakKey { .. } => TzpkError::DegenerateRng,
-        e => TzpkError::Envelope(e),
-    })
+/// The KCV of a tzpk's handle, if it is one: a 2-key TDES PIN-encryption key.
+fn tzpk_kcv(key: &KeyRef) -> Result<Kcv, TzpkError> {
+    match (key.algorithm(), key.purpose(), key.check()) {
+        (KeyAlgorithm::Tdes2, KeyPurpose::PinEncryption, KeyCheck::Kcv(kcv)) => Ok(kcv),
+        _ => Err(TzpkError::NotATzpk),
+    }
 }

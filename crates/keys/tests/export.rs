@@ -4,13 +4,15 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestResult, at, clock, idx, rng, rsa2048, rsa3072};
-use pinset_block::{Format, Pin};
-use pinset_envelope::rsa::RsaDecryptor;
-use pinset_envelope::{AesKey, RsaPadding, TdesKey};
+use common::{Hsm, TestResult, at, clock, import_symmetric, module, rng, rsa2048, rsa3072};
+use pinset_block::{Format, Pan, Pin};
+use pinset_envelope::{PinKey, RsaPadding, TdesKey};
 use pinset_keys::{
     Clock, ImportError, Kek, KeyError, KeyPurpose, KeyState, KeyStore, ManualClock, MemoryKeyStore,
-    NewKey, PublicKeyForm, RsaKeyRing, ZoneKeys, ZpkIndex,
+    PublicKeyForm, RsaKeyRing, ZoneKeys, ZpkIndex,
+};
+use pinset_module::{
+    KeyAlgorithm, ModuleError, PinSource, SecurityModule, SoftwareModule, TranslatePin,
 };
 use proptest::prelude::*;
 
@@ -22,23 +24,25 @@ fn kek() -> Result<Kek, KeyError> {
 
 /// A ring with one key in each state and every setting off its default:
 /// R0 retired (and swept), K1 decrypt-only with PKCS#1 v1.5 and a not-after
-/// date, K2 active, OAEP-SHA-1, for key encryption.
-fn full_ring() -> Result<(RsaKeyRing<MemoryKeyStore, ManualClock>, ManualClock), KeyError> {
+/// date, K2 active, OAEP-SHA-1, for key encryption (imported into the
+/// module for that purpose).
+fn full_ring(
+    hsm: &Hsm,
+) -> Result<(RsaKeyRing<MemoryKeyStore, ManualClock>, ManualClock), KeyError> {
     let clock = clock();
     let ring = RsaKeyRing::with_clock(clock.clone());
-    ring.rotate(NewKey::new(idx("R0")?, rsa2048()?), GRACE)?;
+    ring.rotate(hsm.new_key("R0", &rsa2048()?)?, GRACE)?;
     clock.advance(Duration::from_secs(1));
     ring.rotate(
-        NewKey::new(idx("K1")?, rsa2048()?)
+        hsm.new_key("K1", &rsa2048()?)?
             .with_padding(RsaPadding::Pkcs1v15)
             .with_not_after(at(90_000_000)),
         Duration::ZERO,
     )?;
     clock.advance(Duration::from_secs(1));
     ring.rotate(
-        NewKey::new(idx("K2")?, rsa3072()?)
-            .with_padding(RsaPadding::OaepSha1)
-            .with_purpose(KeyPurpose::KeyEncryption),
+        hsm.new_key_for("K2", &rsa3072()?, KeyPurpose::KeyEncryption)?
+            .with_padding(RsaPadding::OaepSha1),
         GRACE,
     )?;
     Ok((ring, clock))
@@ -51,14 +55,15 @@ fn describe<S: KeyStore, C: Clock>(ring: &RsaKeyRing<S, C>) -> Result<Vec<String
         .iter()
         .map(|e| {
             format!(
-                "{} {:?} {} {:?} {:?} {:?} {:?}",
+                "{} {:?} {} {:?} {:?} {:?} {:?} {:?}",
                 e.key_index(),
                 e.state(),
                 e.created_at(),
                 e.not_after(),
                 e.padding(),
                 e.purpose(),
-                e.public_key().map(|k| k.fingerprint())
+                e.public_key().map(|k| k.fingerprint()),
+                e.key()
             )
         })
         .collect())
@@ -66,7 +71,8 @@ fn describe<S: KeyStore, C: Clock>(ring: &RsaKeyRing<S, C>) -> Result<Vec<String
 
 #[test]
 fn ring_round_trip_keeps_every_key_and_its_state() -> TestResult {
-    let (ring, clock) = full_ring()?;
+    let hsm = Hsm::new(1)?;
+    let (ring, clock) = full_ring(&hsm)?;
     let entries = ring.entries()?;
     let states: Vec<KeyState> = entries.iter().map(|e| e.state()).collect();
     assert_eq!(
@@ -99,25 +105,27 @@ fn ring_round_trip_keeps_every_key_and_its_state() -> TestResult {
             Err(KeyError::WrongPurpose { .. })
         ));
     }
+    assert_eq!(restored.live_key("K2")?, ring.live_key("K2")?);
     assert_eq!(
-        RsaDecryptor::public_key(&restored.decryptor("K2")?),
-        RsaDecryptor::public_key(&ring.decryptor("K2")?)
+        restored.entries()?[2].public_key(),
+        ring.entries()?[2].public_key()
     );
-    // The private keys came back: the decrypt-only key opens with its own padding,
+    // The handles came back, naming the same keys in the module: the
+    // decrypt-only key opens with its own padding,
+    assert_eq!(restored.live_key("K1")?.key(), ring.live_key("K1")?.key());
     assert_eq!(
-        restored
-            .open_pin_block("K1", Format::Iso1, &v15_block, None)?
+        hsm.open(&restored, "K1", Format::Iso1, &v15_block, None)?
             .expose_digits(),
         b"7580"
     );
     // the active key is still not for PIN blocks, and the retired index still asks for a refetch.
     assert!(matches!(
-        restored.decryptor("K2")?.purpose(),
+        restored.live_key("K2")?.purpose(),
         KeyPurpose::KeyEncryption
     ));
     assert!(
         restored
-            .decryptor("R0")
+            .live_key("R0")
             .err()
             .is_some_and(|e| e.is_refetch())
     );
@@ -126,7 +134,7 @@ fn ring_round_trip_keeps_every_key_and_its_state() -> TestResult {
     clock.set(at(2_000 + 3_600_000));
     assert!(
         restored
-            .decryptor("K1")
+            .live_key("K1")
             .err()
             .is_some_and(|e| e.is_refetch())
     );
@@ -135,7 +143,8 @@ fn ring_round_trip_keeps_every_key_and_its_state() -> TestResult {
 
 #[test]
 fn the_export_holds_no_key_in_clear() -> TestResult {
-    let (ring, _) = full_ring()?;
+    let hsm = Hsm::new(2)?;
+    let (ring, _) = full_ring(&hsm)?;
     let export = ring.export(&kek()?)?;
     let der = rsa3072()?.to_pkcs8_der()?;
     // Any 16-byte run of the private key would give it away.
@@ -151,44 +160,158 @@ fn the_export_holds_no_key_in_clear() -> TestResult {
 }
 
 #[test]
-fn zone_round_trip_keeps_every_key_purpose_and_kcv() -> TestResult {
+fn a_ring_export_holds_handles_not_private_keys() -> TestResult {
+    let hsm = Hsm::new(11)?;
+    let (ring, clock) = full_ring(&hsm)?;
+    let export = ring.export(&kek()?)?;
+    // Two live RSA keys' private halves could not fit: the export is
+    // smaller than the PKCS#8 of the RSA-3072 key alone.
+    assert!(
+        export.len() < rsa3072()?.to_pkcs8_der()?.len(),
+        "{} bytes",
+        export.len()
+    );
+
+    // It imports without any module, and every handle is the original.
+    let restored = RsaKeyRing::import(&export, &kek()?, clock)?;
+    let handles = |r: &RsaKeyRing<MemoryKeyStore, ManualClock>| -> Result<Vec<_>, KeyError> {
+        Ok(r.entries()?.iter().map(|e| e.key().cloned()).collect())
+    };
+    let originals = handles(&ring)?;
+    assert_eq!(handles(&restored)?, originals);
+    assert!(originals[0].is_none(), "R0 was retired");
+    assert!(originals[1..].iter().all(Option::is_some));
+    for index in ["K1", "K2"] {
+        assert_eq!(restored.live_key(index)?.key(), ring.live_key(index)?.key());
+    }
+
+    // A handle opens nothing without the module that holds its key.
+    let block = rsa2048()?.public_key().seal(
+        Format::Iso1,
+        &Pin::new("7580")?,
+        None,
+        RsaPadding::Pkcs1v15,
+        &mut rng(12),
+    )?;
+    let elsewhere = Hsm::new(12)?;
+    let err = elsewhere
+        .open(&restored, "K1", Format::Iso1, &block, None)
+        .err()
+        .ok_or("a handle opened a block in a module without its key")?;
+    assert!(
+        matches!(err, KeyError::Module(ModuleError::UnknownKey(_))),
+        "{err:?}"
+    );
+    // The module that holds it still does.
+    assert_eq!(
+        hsm.open(&restored, "K1", Format::Iso1, &block, None)?
+            .expose_digits(),
+        b"7580"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_zone_export_round_trip_keeps_handles() -> TestResult {
+    let hsm = Hsm::new(13)?;
     let zone = ZoneKeys::new();
-    zone.insert(
-        ZpkIndex::new("zpk-tdes2")?,
-        TdesKey::new(b"11 pinset test k")?,
-        KeyPurpose::PinEncryption,
+    let zpk = ZpkIndex::new("zpk-1")?;
+    zone.insert(zpk.clone(), hsm.zpk.clone())?;
+    let export = zone.export(&kek()?)?;
+    let restored = ZoneKeys::import(&export, &kek()?)?;
+    assert_eq!(restored.pin_key(&zpk)?, hsm.zpk);
+    let info = restored.info(&zpk)?;
+    assert_eq!(info.algorithm, KeyAlgorithm::Tdes2);
+    assert_eq!(info.purpose, KeyPurpose::PinEncryption);
+    assert_eq!(info.kcv.to_string(), "08D7B4");
+    // The restored handle works in the module that holds the key.
+    let block = PinKey::from(TdesKey::new(&common::ZPK)?).seal(
+        Format::Iso1,
+        &Pin::new("2468")?,
+        None,
+        &mut rng(13),
     )?;
-    zone.insert(
-        ZpkIndex::new("zpk-tdes3")?,
-        TdesKey::new(b"22 pinset test key of 24")?,
-        KeyPurpose::PinEncryption,
-    )?;
-    zone.insert(
-        ZpkIndex::new("zpk-aes")?,
-        AesKey::new(&[0x33; 32])?,
-        KeyPurpose::PinEncryption,
-    )?;
-    zone.insert(
-        ZpkIndex::new("zmk")?,
-        AesKey::new(&[0x44; 16])?,
-        KeyPurpose::KeyEncryption,
-    )?;
-    zone.insert(
-        ZpkIndex::new("dek")?,
-        TdesKey::new(b"55 pinset test k")?,
-        KeyPurpose::DataEncryption,
-    )?;
+    let source = PinSource::Symmetric {
+        key: &restored.pin_key(&zpk)?,
+        format: Format::Iso1,
+        block: block.as_bytes(),
+    };
+    assert_eq!(hsm.translate(source, None)?.expose_digits(), b"2468");
+    Ok(())
+}
+
+#[test]
+fn zone_round_trip_keeps_every_key_purpose_and_kcv() -> TestResult {
+    let module = module(3);
+    let zone = ZoneKeys::new();
+    for (name, algorithm, purpose, material) in [
+        (
+            "zpk-tdes2",
+            KeyAlgorithm::Tdes2,
+            KeyPurpose::PinEncryption,
+            b"11 pinset test k".to_vec(),
+        ),
+        (
+            "zpk-tdes3",
+            KeyAlgorithm::Tdes3,
+            KeyPurpose::PinEncryption,
+            b"22 pinset test key of 24".to_vec(),
+        ),
+        (
+            "zpk-aes",
+            KeyAlgorithm::Aes256,
+            KeyPurpose::PinEncryption,
+            vec![0x33; 32],
+        ),
+        (
+            "zmk",
+            KeyAlgorithm::Aes128,
+            KeyPurpose::KeyEncryption,
+            vec![0x44; 16],
+        ),
+        (
+            "dek",
+            KeyAlgorithm::Tdes2,
+            KeyPurpose::DataEncryption,
+            b"55 pinset test k".to_vec(),
+        ),
+    ] {
+        let handle = import_symmetric(&module, algorithm, purpose, &material)?;
+        zone.insert(ZpkIndex::new(name)?, handle)?;
+    }
 
     let restored = ZoneKeys::import(&zone.export(&kek()?)?, &kek()?)?;
     assert_eq!(restored.list()?, zone.list()?);
+    // Every handle came back as it was.
+    for (index, _) in zone.list()? {
+        if let Ok(handle) = zone.pin_key(&index) {
+            assert_eq!(restored.pin_key(&index)?, handle);
+        }
+    }
+    // The restored handles still name the keys in the module: a block the
+    // device sealed under zpk-tdes3 translates to zpk-tdes2.
     let index = ZpkIndex::new("zpk-tdes3")?;
-    let block = zone
-        .pin_key(&index)?
-        .seal(Format::Iso1, &Pin::new("1234")?, None, &mut rng(2))?;
+    let block = PinKey::from(TdesKey::new(b"22 pinset test key of 24")?).seal(
+        Format::Iso1,
+        &Pin::new("1234")?,
+        None,
+        &mut rng(2),
+    )?;
+    let pan = Pan::new("5141576351968605")?;
+    let translated = pollster::block_on(module.translate(&TranslatePin {
+        source: PinSource::Symmetric {
+            key: &restored.pin_key(&index)?,
+            format: Format::Iso1,
+            block: block.as_bytes(),
+        },
+        destination: &restored.pin_key(&ZpkIndex::new("zpk-tdes2")?)?,
+        format: Format::Iso0,
+        pan: Some(&pan),
+        policy: None,
+    }))?;
     assert_eq!(
-        restored
-            .pin_key(&index)?
-            .open(Format::Iso1, block.as_bytes(), None)?
+        PinKey::from(TdesKey::new(b"11 pinset test k")?)
+            .open(Format::Iso0, translated.as_bytes(), Some(&pan))?
             .expose_digits(),
         b"1234"
     );
@@ -214,13 +337,10 @@ fn import_error(result: Result<impl Sized, KeyError>) -> Option<ImportError> {
 
 #[test]
 fn every_flipped_bit_fails_cleanly() -> TestResult {
+    let hsm = Hsm::new(4)?;
     let zone = ZoneKeys::new();
-    zone.insert(
-        ZpkIndex::new("zpk")?,
-        TdesKey::new(b"11 pinset test k")?,
-        KeyPurpose::PinEncryption,
-    )?;
-    let (ring, clock) = full_ring()?;
+    zone.insert(ZpkIndex::new("zpk")?, hsm.zpk.clone())?;
+    let (ring, clock) = full_ring(&hsm)?;
     let ring_export = ring.export(&kek()?)?;
     let zone_export = zone.export(&kek()?)?;
 
@@ -248,7 +368,8 @@ fn every_flipped_bit_fails_cleanly() -> TestResult {
 
 #[test]
 fn every_truncation_and_extension_fails_cleanly() -> TestResult {
-    let (ring, clock) = full_ring()?;
+    let hsm = Hsm::new(5)?;
+    let (ring, clock) = full_ring(&hsm)?;
     let export = ring.export(&kek()?)?;
     for len in 0..export.len() {
         let err = import_error(RsaKeyRing::import(&export[..len], &kek()?, clock.clone()));
@@ -274,7 +395,8 @@ fn every_truncation_and_extension_fails_cleanly() -> TestResult {
 
 #[test]
 fn a_wrong_kek_fails_cleanly_and_names_both_kcvs() -> TestResult {
-    let (ring, clock) = full_ring()?;
+    let hsm = Hsm::new(6)?;
+    let (ring, clock) = full_ring(&hsm)?;
     let export = ring.export(&kek()?)?;
     let other = Kek::new(&[0x43; 32])?;
     let err = RsaKeyRing::import(&export, &other, clock.clone())
@@ -302,7 +424,8 @@ fn a_wrong_kek_fails_cleanly_and_names_both_kcvs() -> TestResult {
 
 #[test]
 fn a_ring_export_is_not_zone_keys_and_back() -> TestResult {
-    let (ring, clock) = full_ring()?;
+    let hsm = Hsm::new(7)?;
+    let (ring, clock) = full_ring(&hsm)?;
     let ring_export = ring.export(&kek()?)?;
     assert!(matches!(
         import_error(ZoneKeys::import(&ring_export, &kek()?)),
@@ -321,11 +444,12 @@ fn a_ring_export_is_not_zone_keys_and_back() -> TestResult {
 
 #[test]
 fn import_into_a_non_empty_store_changes_nothing() -> TestResult {
-    let (ring, clock) = full_ring()?;
+    let hsm = Hsm::new(8)?;
+    let (ring, clock) = full_ring(&hsm)?;
     let export = ring.export(&kek()?)?;
     let store = std::sync::Arc::new(MemoryKeyStore::new());
     let existing = RsaKeyRing::with_store(std::sync::Arc::clone(&store), clock.clone());
-    existing.rotate(NewKey::new(idx("OWN")?, rsa2048()?), GRACE)?;
+    existing.rotate(hsm.new_key("OWN", &rsa2048()?)?, GRACE)?;
     let before = store.snapshot()?.generation;
 
     let err = RsaKeyRing::import_into(
@@ -369,24 +493,28 @@ fn kek_debug_shows_only_the_kcv() -> TestResult {
 
 #[test]
 fn the_export_is_deterministic_for_a_given_ring() -> TestResult {
+    let hsm = Hsm::new(9)?;
     // AES-KWP has no IV: the same ring and KEK give the same bytes, so an
     // unchanged ring can be recognised without unwrapping it.
-    let (ring, _) = full_ring()?;
+    let (ring, _) = full_ring(&hsm)?;
     assert_eq!(ring.export(&kek()?)?, ring.export(&kek()?)?);
     Ok(())
 }
 
 /// A small valid zone-key export to mutate.
 fn zone_export() -> Vec<u8> {
+    let module = SoftwareModule::with_rng_seed([10; 32]);
     let zone = ZoneKeys::new();
     let made = ZpkIndex::new("zpk")
         .map_err(KeyError::from)
         .and_then(|i| {
-            zone.insert(
-                i,
-                TdesKey::new(b"11 pinset test k")?,
+            let handle = import_symmetric(
+                &module,
+                KeyAlgorithm::Tdes2,
                 KeyPurpose::PinEncryption,
-            )
+                b"11 pinset test k",
+            )?;
+            zone.insert(i, handle)
         })
         .and_then(|_| zone.export(&kek()?));
     made.unwrap_or_default()

@@ -5,13 +5,15 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{T0, TestResult, at, clock, idx, rng, rsa2048, rsa3072};
+use common::{Hsm, T0, TestResult, at, clock, idx, rng, rsa2048, rsa3072};
 use pinset_block::{Format, Pan, Pin};
-use pinset_envelope::rsa::{self, RsaDecryptor};
 use pinset_envelope::{RsaPadding, RsaPublicKey, Undecryptable};
 use pinset_keys::{
     Clock, KeyError, KeyIndex, KeyPurpose, KeyState, KeyStore, ManualClock, MemoryKeyStore, NewKey,
-    PublicKeyForm, RingEntry, RingSnapshot, RsaKeyRing, StoreError,
+    PublicKeyForm, RetiredKey, RingEntry, RingSnapshot, RsaKeyRing, StoreError,
+};
+use pinset_module::{
+    ErrorClass, KeyAlgorithm, KeyCheck, ModuleError, SecurityModule, TranslatePin,
 };
 
 const GRACE: Duration = Duration::from_secs(600);
@@ -34,21 +36,24 @@ fn device_seal<S: KeyStore, C: pinset_keys::Clock>(
     Ok((published.key_index.to_string(), block))
 }
 
-fn two_key_ring() -> Result<(RsaKeyRing<MemoryKeyStore, ManualClock>, ManualClock), KeyError> {
+fn two_key_ring(
+    hsm: &Hsm,
+) -> Result<(RsaKeyRing<MemoryKeyStore, ManualClock>, ManualClock), KeyError> {
     let clock = clock();
     let ring = RsaKeyRing::with_clock(clock.clone());
-    ring.rotate(NewKey::new(idx("K1")?, rsa2048()?), GRACE)?;
+    ring.rotate(hsm.new_key("K1", &rsa2048()?)?, GRACE)?;
     Ok((ring, clock))
 }
 
 #[test]
 fn block_under_old_index_opens_during_grace_then_asks_for_refetch() -> TestResult {
-    let (ring, clock) = two_key_ring()?;
+    let hsm = Hsm::new(1)?;
+    let (ring, clock) = two_key_ring(&hsm)?;
     let (old_index, old_block) = device_seal(&ring, "7580", 1)?;
     assert_eq!(old_index, "K1");
 
     clock.advance(Duration::from_secs(5));
-    let rotation = ring.rotate(NewKey::new(idx("K2")?, rsa3072()?), GRACE)?;
+    let rotation = ring.rotate(hsm.new_key("K2", &rsa3072()?)?, GRACE)?;
     assert_eq!(rotation.active, idx("K2")?);
     assert_eq!(rotation.previous, Some(idx("K1")?));
     let until = at(5_000 + 600_000);
@@ -58,7 +63,7 @@ fn block_under_old_index_opens_during_grace_then_asks_for_refetch() -> TestResul
     let (new_index, new_block) = device_seal(&ring, "1234", 2)?;
     assert_eq!(new_index, "K2");
     assert_eq!(
-        ring.open_pin_block("K2", Format::Iso1, &new_block, None)?
+        hsm.open(&ring, "K2", Format::Iso1, &new_block, None)?
             .expose_digits(),
         b"1234"
     );
@@ -66,15 +71,15 @@ fn block_under_old_index_opens_during_grace_then_asks_for_refetch() -> TestResul
     // The old key still opens its blocks up to the last millisecond of grace.
     clock.set(at(5_000 + 600_000 - 1));
     assert_eq!(
-        ring.open_pin_block("K1", Format::Iso1, &old_block, None)?
+        hsm.open(&ring, "K1", Format::Iso1, &old_block, None)?
             .expose_digits(),
         b"7580"
     );
 
     // At the end of grace it is retired: the client must fetch the key again.
     clock.set(until);
-    let err = ring
-        .open_pin_block("K1", Format::Iso1, &old_block, None)
+    let err = hsm
+        .open(&ring, "K1", Format::Iso1, &old_block, None)
         .err()
         .ok_or("retired key still decrypts")?;
     assert!(
@@ -86,7 +91,7 @@ fn block_under_old_index_opens_during_grace_then_asks_for_refetch() -> TestResul
     assert_eq!(err.outward(), Undecryptable);
     // The new key is unaffected.
     assert!(
-        ring.open_pin_block("K2", Format::Iso1, &new_block, None)
+        hsm.open(&ring, "K2", Format::Iso1, &new_block, None)
             .is_ok()
     );
     Ok(())
@@ -94,18 +99,19 @@ fn block_under_old_index_opens_during_grace_then_asks_for_refetch() -> TestResul
 
 #[test]
 fn unknown_index_is_its_own_error_and_not_a_refetch() -> TestResult {
-    let (ring, _) = two_key_ring()?;
+    let hsm = Hsm::new(2)?;
+    let (ring, _) = two_key_ring(&hsm)?;
     let (_, block) = device_seal(&ring, "7580", 1)?;
-    let err = ring
-        .open_pin_block("A1564386531162", Format::Iso1, &block, None)
+    let err = hsm
+        .open(&ring, "A1564386531162", Format::Iso1, &block, None)
         .err()
         .ok_or("unknown index decrypted")?;
     assert!(matches!(&err, KeyError::UnknownKeyIndex(i) if i.as_str() == "A1564386531162"));
     assert!(!err.is_refetch());
 
     // Text that is no key index at all is refused before any lookup, without echoing it.
-    let err = ring
-        .open_pin_block("K1\r\nX-Injected: 1", Format::Iso1, &block, None)
+    let err = hsm
+        .open(&ring, "K1\r\nX-Injected: 1", Format::Iso1, &block, None)
         .err()
         .ok_or("bad index accepted")?;
     assert!(matches!(err, KeyError::InvalidId(_)));
@@ -115,11 +121,12 @@ fn unknown_index_is_its_own_error_and_not_a_refetch() -> TestResult {
 
 #[test]
 fn exactly_one_active_key_through_rotations() -> TestResult {
-    let (ring, clock) = two_key_ring()?;
+    let hsm = Hsm::new(3)?;
+    let (ring, clock) = two_key_ring(&hsm)?;
     let keys = [rsa3072()?, rsa2048()?, rsa3072()?];
     for (i, key) in keys.into_iter().enumerate() {
         clock.advance(Duration::from_secs(60));
-        ring.rotate(NewKey::new(KeyIndex::new(&format!("R{i}"))?, key), GRACE)?;
+        ring.rotate(hsm.new_key(&format!("R{i}"), &key)?, GRACE)?;
         let entries = ring.entries()?;
         let active: Vec<_> = entries
             .iter()
@@ -147,9 +154,11 @@ fn exactly_one_active_key_through_rotations() -> TestResult {
 
 #[test]
 fn sweep_writes_retirement_down_and_drops_the_private_key() -> TestResult {
-    let (ring, clock) = two_key_ring()?;
-    ring.rotate(NewKey::new(idx("K2")?, rsa3072()?), GRACE)?;
-    assert_eq!(ring.sweep()?, Vec::<KeyIndex>::new());
+    let hsm = Hsm::new(4)?;
+    let (ring, clock) = two_key_ring(&hsm)?;
+    let k1_handle = ring.live_key("K1")?.key().clone();
+    ring.rotate(hsm.new_key("K2", &rsa3072()?)?, GRACE)?;
+    assert_eq!(ring.sweep()?, Vec::<RetiredKey>::new());
 
     clock.advance(GRACE);
     let k1 = |ring: &RsaKeyRing<MemoryKeyStore, ManualClock>| -> Option<RingEntry> {
@@ -166,27 +175,54 @@ fn sweep_writes_retirement_down_and_drops_the_private_key() -> TestResult {
         KeyState::Retired { since: at(600_000) }
     );
     assert!(before.public_key().is_some());
+    assert_eq!(before.key(), Some(&k1_handle));
 
-    assert_eq!(ring.sweep()?, vec![idx("K1")?]);
+    // The sweep hands back the retired key's handle, once.
+    let retired = ring.sweep()?;
+    assert_eq!(
+        retired,
+        vec![RetiredKey {
+            key_index: idx("K1")?,
+            key: k1_handle.clone(),
+        }]
+    );
     let after = k1(&ring).ok_or("K1 missing")?;
     assert_eq!(after.state(), KeyState::Retired { since: at(600_000) });
     assert!(after.public_key().is_none(), "a retired entry keeps no key");
-    assert_eq!(ring.sweep()?, Vec::<KeyIndex>::new());
+    assert!(after.key().is_none(), "a retired entry keeps no handle");
+    assert_eq!(ring.sweep()?, Vec::<RetiredKey>::new());
+
+    // The caller destroys the private key in the module; its handle is then unknown there.
+    pollster::block_on(hsm.module.destroy(&retired[0].key))?;
+    assert!(matches!(
+        pollster::block_on(hsm.module.rsa_public_key(&k1_handle)),
+        Err(ModuleError::UnknownKey(_))
+    ));
 
     // Swept, the index still says "retired", not "unknown".
-    let err = ring.decryptor("K1").err().ok_or("retired key decrypts")?;
+    let err = ring.live_key("K1").err().ok_or("retired key decrypts")?;
     assert!(err.is_refetch());
     Ok(())
 }
 
 #[test]
 fn zero_grace_retires_the_previous_key_at_once() -> TestResult {
-    let (ring, _) = two_key_ring()?;
+    let hsm = Hsm::new(5)?;
+    let (ring, _) = two_key_ring(&hsm)?;
     let (_, block) = device_seal(&ring, "7580", 1)?;
-    let rotation = ring.rotate(NewKey::new(idx("K2")?, rsa3072()?), Duration::ZERO)?;
+    let k1_handle = ring.live_key("K1")?.key().clone();
+    let rotation = ring.rotate(hsm.new_key("K2", &rsa3072()?)?, Duration::ZERO)?;
     assert_eq!(rotation.previous_until, Some(T0));
-    let err = ring
-        .open_pin_block("K1", Format::Iso1, &block, None)
+    // The rotation itself hands back the previous key's handle, to destroy in the module.
+    assert_eq!(
+        rotation.retired,
+        vec![RetiredKey {
+            key_index: idx("K1")?,
+            key: k1_handle,
+        }]
+    );
+    let err = hsm
+        .open(&ring, "K1", Format::Iso1, &block, None)
         .err()
         .ok_or("decrypted")?;
     assert!(err.is_refetch());
@@ -197,19 +233,20 @@ fn zero_grace_retires_the_previous_key_at_once() -> TestResult {
 
 #[test]
 fn an_index_is_never_reused() -> TestResult {
-    let (ring, clock) = two_key_ring()?;
+    let hsm = Hsm::new(6)?;
+    let (ring, clock) = two_key_ring(&hsm)?;
     let err = ring
-        .rotate(NewKey::new(idx("K1")?, rsa3072()?), GRACE)
+        .rotate(hsm.new_key("K1", &rsa3072()?)?, GRACE)
         .err()
         .ok_or("reused an index")?;
     assert!(matches!(err, KeyError::DuplicateKeyIndex(ref i) if i.as_str() == "K1"));
 
     // Not even once it is retired and swept.
-    ring.rotate(NewKey::new(idx("K2")?, rsa3072()?), Duration::ZERO)?;
+    ring.rotate(hsm.new_key("K2", &rsa3072()?)?, Duration::ZERO)?;
     clock.advance(GRACE);
     ring.sweep()?;
     assert!(matches!(
-        ring.rotate(NewKey::new(idx("K1")?, rsa2048()?), GRACE),
+        ring.rotate(hsm.new_key("K1", &rsa2048()?)?, GRACE),
         Err(KeyError::DuplicateKeyIndex(_))
     ));
     // The failed rotations changed nothing.
@@ -220,10 +257,12 @@ fn an_index_is_never_reused() -> TestResult {
 
 #[test]
 fn not_after_retires_even_the_active_key() -> TestResult {
+    let hsm = Hsm::new(7)?;
     let clock = clock();
     let ring = RsaKeyRing::with_clock(clock.clone());
     ring.rotate(
-        NewKey::new(idx("K1")?, rsa2048()?).with_not_after(at(3_600_000)),
+        hsm.new_key("K1", &rsa2048()?)?
+            .with_not_after(at(3_600_000)),
         GRACE,
     )?;
     let (_, block) = device_seal(&ring, "7580", 1)?;
@@ -233,14 +272,14 @@ fn not_after_retires_even_the_active_key() -> TestResult {
         ring.publish(PublicKeyForm::DerHex),
         Err(KeyError::ActiveKeyExpired { ref key_index, since }) if key_index.as_str() == "K1" && since == at(3_600_000)
     ));
-    let err = ring
-        .open_pin_block("K1", Format::Iso1, &block, None)
+    let err = hsm
+        .open(&ring, "K1", Format::Iso1, &block, None)
         .err()
         .ok_or("expired key decrypts")?;
     assert!(err.is_refetch());
 
     // A rotation after expiry reports no live previous key.
-    let rotation = ring.rotate(NewKey::new(idx("K2")?, rsa3072()?), GRACE)?;
+    let rotation = ring.rotate(hsm.new_key("K2", &rsa3072()?)?, GRACE)?;
     assert_eq!(rotation.previous, None);
     assert_eq!(ring.publish(PublicKeyForm::DerHex)?.key_index, idx("K2")?);
     Ok(())
@@ -248,16 +287,17 @@ fn not_after_retires_even_the_active_key() -> TestResult {
 
 #[test]
 fn not_after_cuts_a_grace_period_short() -> TestResult {
+    let hsm = Hsm::new(8)?;
     let clock = clock();
     let ring = RsaKeyRing::with_clock(clock.clone());
     ring.rotate(
-        NewKey::new(idx("K1")?, rsa2048()?).with_not_after(at(60_000)),
+        hsm.new_key("K1", &rsa2048()?)?.with_not_after(at(60_000)),
         GRACE,
     )?;
-    ring.rotate(NewKey::new(idx("K2")?, rsa3072()?), GRACE)?;
+    ring.rotate(hsm.new_key("K2", &rsa3072()?)?, GRACE)?;
     clock.set(at(60_000));
     assert!(matches!(
-        ring.decryptor("K1"),
+        ring.live_key("K1"),
         Err(KeyError::RetiredKeyIndex { since, .. }) if since == at(60_000)
     ));
     Ok(())
@@ -265,9 +305,11 @@ fn not_after_cuts_a_grace_period_short() -> TestResult {
 
 #[test]
 fn each_key_has_its_own_padding() -> TestResult {
+    let hsm = Hsm::new(9)?;
     let ring = RsaKeyRing::with_clock(clock());
     ring.rotate(
-        NewKey::new(idx("V15")?, rsa2048()?).with_padding(RsaPadding::Pkcs1v15),
+        hsm.new_key("V15", &rsa2048()?)?
+            .with_padding(RsaPadding::Pkcs1v15),
         GRACE,
     )?;
     let public = RsaPublicKey::from_hex(&ring.publish(PublicKeyForm::DerHex)?.public_rsa_key)?;
@@ -281,11 +323,11 @@ fn each_key_has_its_own_padding() -> TestResult {
         &mut rng,
     )?;
     assert_eq!(
-        ring.open_pin_block("V15", Format::Iso0, &block, Some(&pan))?
+        hsm.open(&ring, "V15", Format::Iso0, &block, Some(&pan))?
             .expose_digits(),
         b"4321"
     );
-    assert_eq!(ring.decryptor("V15")?.padding(), RsaPadding::Pkcs1v15);
+    assert_eq!(ring.live_key("V15")?.padding(), RsaPadding::Pkcs1v15);
 
     // A block under another padding is refused, and only the log sees why.
     let oaep = public.seal(
@@ -295,11 +337,15 @@ fn each_key_has_its_own_padding() -> TestResult {
         RsaPadding::OaepSha256,
         &mut rng,
     )?;
-    let err = ring
-        .open_pin_block("V15", Format::Iso1, &oaep, None)
+    let err = hsm
+        .open(&ring, "V15", Format::Iso1, &oaep, None)
         .err()
         .ok_or("wrong padding accepted")?;
-    assert!(matches!(err, KeyError::Envelope(_)), "{err:?}");
+    // The module answers one class for it, whatever the cause.
+    assert!(
+        matches!(&err, KeyError::Module(e @ ModuleError::Undecryptable(_)) if e.class() == ErrorClass::Undecryptable),
+        "{err:?}"
+    );
     assert!(!err.is_refetch());
     assert_eq!(err.outward(), Undecryptable);
     Ok(())
@@ -307,13 +353,14 @@ fn each_key_has_its_own_padding() -> TestResult {
 
 #[test]
 fn publish_forms_are_hex_der_and_pem_body() -> TestResult {
+    let hsm = Hsm::new(30)?;
     let ring = RsaKeyRing::with_clock(clock());
     assert!(matches!(
         ring.publish(PublicKeyForm::default()),
         Err(KeyError::NoActiveKey)
     ));
     let key = rsa3072()?;
-    ring.rotate(NewKey::new(idx("A1564386531162")?, key.clone()), GRACE)?;
+    ring.rotate(hsm.new_key("A1564386531162", &key)?, GRACE)?;
 
     let hex = ring.publish(PublicKeyForm::default())?;
     assert_eq!(hex.key_index.as_str(), "A1564386531162");
@@ -340,33 +387,68 @@ fn publish_forms_are_hex_der_and_pem_body() -> TestResult {
 }
 
 #[test]
-fn decryptor_is_an_envelope_rsa_decryptor() -> TestResult {
-    let (ring, _) = two_key_ring()?;
+fn live_key_names_the_key_in_the_module() -> TestResult {
+    let hsm = Hsm::new(10)?;
+    let (ring, _) = two_key_ring(&hsm)?;
     let (_, block) = device_seal(&ring, "7580", 1)?;
-    let decryptor = ring.decryptor("K1")?;
-    assert_eq!(decryptor.key_index().as_str(), "K1");
-    assert_eq!(decryptor.purpose(), KeyPurpose::PinEncryption);
-    let shared: Arc<dyn RsaDecryptor> = Arc::new(decryptor.clone());
-    let pin = rsa::open(
-        shared.as_ref(),
-        decryptor.padding(),
-        Format::Iso1,
-        &block,
-        None,
-    )?;
-    assert_eq!(pin.expose_digits(), b"7580");
-    assert_eq!(shared.public_key(), rsa2048()?.public_key());
+    let live = ring.live_key("K1")?;
+    assert_eq!(live.key_index().as_str(), "K1");
+    assert_eq!(live.purpose(), KeyPurpose::PinEncryption);
+    assert_eq!(live.padding(), RsaPadding::OaepSha256);
+    // The handle names the fixture's key pair by its public fingerprint.
+    let public = rsa2048()?.public_key();
+    assert_eq!(live.key().algorithm(), KeyAlgorithm::Rsa { bits: 2048 });
+    assert_eq!(
+        live.key().check(),
+        KeyCheck::Fingerprint(public.fingerprint_bytes())
+    );
+    assert_eq!(
+        pollster::block_on(hsm.module.rsa_public_key(live.key()))?,
+        public
+    );
+    // Its source names the handle and padding; the module opens the block.
+    let source = live.pin_source(&block, Format::Iso1)?;
+    assert_eq!(source.key(), live.key());
+    assert_eq!(source.format(), Format::Iso1);
+    assert_eq!(hsm.translate(source, None)?.expose_digits(), b"7580");
     // Debug names the key by fingerprint, never by its bytes.
-    let debug = format!("{decryptor:?}");
-    assert!(debug.contains("fingerprint") && debug.contains("K1"));
+    let debug = format!("{live:?}");
+    assert!(
+        debug.contains("Fingerprint") && debug.contains("K1"),
+        "{debug}"
+    );
+    Ok(())
+}
+
+#[test]
+fn new_key_refuses_a_handle_that_is_not_its_public_key() -> TestResult {
+    let hsm = Hsm::new(31)?;
+    let handle = hsm.rsa(KeyPurpose::PinEncryption, &rsa2048()?)?;
+    let err = NewKey::new(idx("K1")?, handle.clone(), rsa3072()?.public_key())
+        .err()
+        .ok_or("a mismatched public key was accepted")?;
+    assert!(
+        matches!(&err, KeyError::KeyMismatch(id) if id == handle.id()),
+        "{err:?}"
+    );
+    // A symmetric handle is no ring key either.
+    let err = NewKey::new(idx("K1")?, hsm.zpk.clone(), rsa2048()?.public_key())
+        .err()
+        .ok_or("a TDES handle was accepted")?;
+    assert!(matches!(err, KeyError::KeyMismatch(_)), "{err:?}");
+    // From the module, the public key is the handle's own.
+    let new = pollster::block_on(NewKey::from_module(&hsm.module, idx("K1")?, handle.clone()))?;
+    assert_eq!(new.key(), &handle);
+    assert_eq!(new.public_key(), &rsa2048()?.public_key());
     Ok(())
 }
 
 #[test]
 fn a_key_for_another_purpose_is_not_published_and_opens_no_pin_block() -> TestResult {
+    let hsm = Hsm::new(11)?;
     let ring = RsaKeyRing::with_clock(clock());
     ring.rotate(
-        NewKey::new(idx("KEK1")?, rsa2048()?).with_purpose(KeyPurpose::KeyEncryption),
+        hsm.new_key_for("KEK1", &rsa2048()?, KeyPurpose::KeyEncryption)?,
         GRACE,
     )?;
     // Published, it would have devices seal PIN blocks that every set PIN then refuses.
@@ -392,20 +474,47 @@ fn a_key_for_another_purpose_is_not_published_and_opens_no_pin_block() -> TestRe
         &mut rng(1),
     )?;
     assert!(matches!(
-        ring.open_pin_block("KEK1", Format::Iso1, &block, None),
+        hsm.open(&ring, "KEK1", Format::Iso1, &block, None),
         Err(KeyError::WrongPurpose {
             expected: KeyPurpose::PinEncryption,
             found: KeyPurpose::KeyEncryption,
             ..
         })
     ));
+    // The module refuses it too, should a caller name the handle directly.
+    let live = ring.live_key("KEK1")?;
+    let pan = Pan::new("5141576351968605")?;
+    let refused = pollster::block_on(hsm.module.translate(&TranslatePin {
+        source: pinset_module::PinSource::Rsa {
+            key: live.key(),
+            padding: live.padding(),
+            cryptogram: &block,
+            format: Format::Iso1,
+        },
+        destination: &hsm.zpk,
+        format: Format::Iso0,
+        pan: Some(&pan),
+        policy: None,
+    }));
+    assert!(
+        matches!(
+            refused,
+            Err(ModuleError::WrongPurpose {
+                expected: KeyPurpose::PinEncryption,
+                found: KeyPurpose::KeyEncryption,
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
     Ok(())
 }
 
 #[test]
 fn rotating_to_an_expired_key_is_refused_and_changes_nothing() -> TestResult {
+    let hsm = Hsm::new(12)?;
     for grace in [GRACE, Duration::ZERO] {
-        let (ring, clock) = two_key_ring()?;
+        let (ring, clock) = two_key_ring(&hsm)?;
         clock.advance(Duration::from_secs(60));
         let before = ring.store().snapshot()?;
         let (_, block) = device_seal(&ring, "7580", 1)?;
@@ -413,7 +522,7 @@ fn rotating_to_an_expired_key_is_refused_and_changes_nothing() -> TestResult {
         for not_after in [at(59_999), at(60_000)] {
             let err = ring
                 .rotate(
-                    NewKey::new(idx("K2")?, rsa3072()?).with_not_after(not_after),
+                    hsm.new_key("K2", &rsa3072()?)?.with_not_after(not_after),
                     grace,
                 )
                 .unwrap_err();
@@ -431,13 +540,13 @@ fn rotating_to_an_expired_key_is_refused_and_changes_nothing() -> TestResult {
         );
         // The live key kept its private half, even with a zero grace.
         assert_eq!(
-            ring.open_pin_block("K1", Format::Iso1, &block, None)?
+            hsm.open(&ring, "K1", Format::Iso1, &block, None)?
                 .expose_digits(),
             b"7580"
         );
         // One millisecond of life left is enough to rotate.
         ring.rotate(
-            NewKey::new(idx("K3")?, rsa3072()?).with_not_after(at(60_001)),
+            hsm.new_key("K3", &rsa3072()?)?.with_not_after(at(60_001)),
             grace,
         )?;
         assert_eq!(
@@ -450,17 +559,23 @@ fn rotating_to_an_expired_key_is_refused_and_changes_nothing() -> TestResult {
 
 #[test]
 fn concurrent_rotations_all_land_with_one_active_key() -> TestResult {
+    let hsm = Hsm::new(15)?;
     let ring = Arc::new(RsaKeyRing::with_clock(clock()));
-    let keys = [rsa2048()?, rsa3072()?];
+    let mut keys = Vec::new();
+    for key in [rsa2048()?, rsa3072()?] {
+        keys.push((hsm.rsa(KeyPurpose::PinEncryption, &key)?, key.public_key()));
+    }
     std::thread::scope(|s| {
         for t in 0..4 {
             let ring = Arc::clone(&ring);
-            let key = keys[t % 2].clone();
+            let (handle, public) = keys[t % 2].clone();
             s.spawn(move || {
                 for i in 0..5 {
                     let index = KeyIndex::new(&format!("T{t}I{i}"));
-                    let done =
-                        index.map(|index| ring.rotate(NewKey::new(index, key.clone()), GRACE));
+                    let done = index.map(|index| {
+                        NewKey::new(index, handle.clone(), public.clone())
+                            .and_then(|new| ring.rotate(new, GRACE))
+                    });
                     assert!(matches!(done, Ok(Ok(_))), "{done:?}");
                 }
             });
@@ -496,9 +611,10 @@ impl KeyStore for AlwaysConflict {
 
 #[test]
 fn a_store_that_never_settles_fails_the_rotation_cleanly() -> TestResult {
+    let hsm = Hsm::new(13)?;
     let ring = RsaKeyRing::with_store(AlwaysConflict(MemoryKeyStore::new()), clock());
     let err = ring
-        .rotate(NewKey::new(idx("K1")?, rsa2048()?), GRACE)
+        .rotate(hsm.new_key("K1", &rsa2048()?)?, GRACE)
         .err()
         .ok_or("rotation claimed success")?;
     assert!(
@@ -511,13 +627,22 @@ fn a_store_that_never_settles_fails_the_rotation_cleanly() -> TestResult {
 
 #[test]
 fn rotate_generate_makes_a_working_key() -> TestResult {
-    // The one test that generates an RSA key.
-    let (ring, _) = two_key_ring()?;
-    ring.rotate_generate(idx("GEN")?, 2048, GRACE, &mut rng(9))?;
+    let hsm = Hsm::new(14)?;
+    // The one test that generates an RSA key: `rotate_generate` is now
+    // `NewKey::generate` in the module, then `rotate`.
+    let (ring, _) = two_key_ring(&hsm)?;
+    let new = pollster::block_on(NewKey::generate(
+        &hsm.module,
+        idx("GEN")?,
+        2048,
+        KeyPurpose::PinEncryption,
+    ))?;
+    assert_eq!(new.key().algorithm(), KeyAlgorithm::Rsa { bits: 2048 });
+    ring.rotate(new, GRACE)?;
     let (index, block) = device_seal(&ring, "24680", 4)?;
     assert_eq!(index, "GEN");
     assert_eq!(
-        ring.open_pin_block("GEN", Format::Iso1, &block, None)?
+        hsm.open(&ring, "GEN", Format::Iso1, &block, None)?
             .expose_digits(),
         b"24680"
     );

@@ -7,10 +7,16 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use common::{TestResult, at, clock, rng, rsa2048};
+use common::{Hsm, TestResult, at, clock, import_rsa, import_symmetric, module, rng, rsa2048};
 use pinset_block::{Format, Pin};
-use pinset_envelope::{PinKey, RsaPadding, rsa};
-use pinset_keys::{ControlId, DEFAULT_TZPK_TTL, ManualClock, PlasticRef, TemporaryKeys, TzpkError};
+use pinset_envelope::{PinKey, RsaPadding, RsaPublicKey, rsa};
+use pinset_keys::{
+    ControlId, DEFAULT_TZPK_TTL, KeyPurpose, KeyRef, ManualClock, PlasticRef, TemporaryKeys,
+    TzpkError,
+};
+use pinset_module::{
+    KeyAlgorithm, KeyCheck, ModuleError, PinSource, SecurityModule, SoftwareModule,
+};
 
 fn table() -> (TemporaryKeys<ManualClock>, ManualClock) {
     let clock = clock();
@@ -19,6 +25,12 @@ fn table() -> (TemporaryKeys<ManualClock>, ManualClock) {
 
 fn plastic(s: &str) -> Result<PlasticRef, pinset_keys::InvalidId> {
     PlasticRef::new(s)
+}
+
+/// What the issuer asks the module for: a fresh tzpk's handle, and the key
+/// wrapped for `device` with RSA-OAEP SHA-256.
+fn fresh(module: &SoftwareModule, device: &RsaPublicKey) -> Result<(KeyRef, Vec<u8>), ModuleError> {
+    pollster::block_on(module.generate_tzpk(device, RsaPadding::OaepSha256))
 }
 
 #[test]
@@ -30,18 +42,27 @@ fn default_ttl_is_30_seconds() {
 #[test]
 fn ttl_ends_at_exactly_30_seconds() -> TestResult {
     let (tzpks, clock) = table();
+    let module = module(1);
     let device = rsa2048()?.public_key();
     let card = plastic("contract-1/1")?;
-    let mut rng = rng(1);
     let early = ControlId::new("early")?;
     let late = ControlId::new("late")?;
-    let wrapped = tzpks.issue(early.clone(), card.clone(), &device, &mut rng)?;
-    tzpks.issue(late.clone(), card.clone(), &device, &mut rng)?;
+    let (early_key, early_wrapped) = fresh(&module, &device)?;
+    let wrapped = tzpks.issue(
+        early.clone(),
+        card.clone(),
+        early_key.clone(),
+        &early_wrapped,
+    )?;
+    let (late_key, late_wrapped) = fresh(&module, &device)?;
+    tzpks.issue(late.clone(), card.clone(), late_key.clone(), &late_wrapped)?;
     assert_eq!(wrapped.expires_at(), at(30_000));
     assert_eq!(tzpks.pending()?, 2);
 
     clock.set(at(29_999));
-    assert_eq!(tzpks.take(&early, &card)?.kcv(), wrapped.kcv());
+    let taken = tzpks.take(&early, &card)?;
+    assert_eq!(taken, early_key);
+    assert_eq!(taken.check(), KeyCheck::Kcv(wrapped.kcv()));
 
     clock.set(at(30_000));
     assert_eq!(
@@ -51,26 +72,26 @@ fn ttl_ends_at_exactly_30_seconds() -> TestResult {
             expired_at: at(30_000)
         })
     );
-    // The expired key is destroyed: asking again gives the same answer, never the key.
+    // The expired key is let go: asking again gives the same answer, never
+    // the key, and its handle waits to be destroyed in the module.
     assert!(matches!(
         tzpks.take(&late, &card),
         Err(TzpkError::Expired { .. })
     ));
     assert_eq!(tzpks.pending()?, 0);
+    assert_eq!(tzpks.take_discarded()?, vec![late_key]);
     Ok(())
 }
 
 #[test]
 fn a_key_is_taken_once_and_a_replay_is_already_used() -> TestResult {
     let (tzpks, clock) = table();
+    let module = module(2);
+    let device = rsa2048()?.public_key();
     let card = plastic("contract-1/1")?;
     let id = ControlId::new("83fa5f55-3dd7-453a-8233-4242a6bad179")?;
-    tzpks.issue(
-        id.clone(),
-        card.clone(),
-        &rsa2048()?.public_key(),
-        &mut rng(2),
-    )?;
+    let (tzpk, wrapped) = fresh(&module, &device)?;
+    tzpks.issue(id.clone(), card.clone(), tzpk, &wrapped)?;
 
     assert!(tzpks.take(&id, &card).is_ok());
     clock.set(at(10_000));
@@ -84,15 +105,9 @@ fn a_key_is_taken_once_and_a_replay_is_already_used() -> TestResult {
         Some(TzpkError::AlreadyUsed(id.clone()))
     );
     // The tombstone cannot be re-issued while it lives...
+    let (tzpk, wrapped) = fresh(&module, &device)?;
     assert_eq!(
-        tzpks
-            .issue(
-                id.clone(),
-                card.clone(),
-                &rsa2048()?.public_key(),
-                &mut rng(3)
-            )
-            .err(),
+        tzpks.issue(id.clone(), card.clone(), tzpk, &wrapped).err(),
         Some(TzpkError::DuplicateControlId(id.clone()))
     );
 
@@ -113,12 +128,9 @@ fn another_plastic_cannot_take_the_key() -> TestResult {
     let mine = plastic("contract-1/1")?;
     let theirs = plastic("contract-1/2")?;
     let id = ControlId::new("c-1")?;
-    let wrapped = tzpks.issue(
-        id.clone(),
-        mine.clone(),
-        &rsa2048()?.public_key(),
-        &mut rng(4),
-    )?;
+    let module = module(4);
+    let (tzpk, wrapped_key) = fresh(&module, &rsa2048()?.public_key())?;
+    let wrapped = tzpks.issue(id.clone(), mine.clone(), tzpk.clone(), &wrapped_key)?;
 
     let err = tzpks
         .take(&id, &theirs)
@@ -130,7 +142,9 @@ fn another_plastic_cannot_take_the_key() -> TestResult {
         "the binding stays out of messages"
     );
     // The rightful plastic still gets it.
-    assert_eq!(tzpks.take(&id, &mine)?.kcv(), wrapped.kcv());
+    let taken = tzpks.take(&id, &mine)?;
+    assert_eq!(taken.check(), KeyCheck::Kcv(wrapped.kcv()));
+    assert_eq!(taken, tzpk);
     Ok(())
 }
 
@@ -143,10 +157,13 @@ fn unknown_and_duplicate_control_ids() -> TestResult {
         tzpks.take(&id, &card).err(),
         Some(TzpkError::Unknown(id.clone()))
     );
+    let module = module(5);
     let device = rsa2048()?.public_key();
-    tzpks.issue(id.clone(), card.clone(), &device, &mut rng(5))?;
+    let (tzpk, wrapped) = fresh(&module, &device)?;
+    tzpks.issue(id.clone(), card.clone(), tzpk, &wrapped)?;
+    let (tzpk, wrapped) = fresh(&module, &device)?;
     assert_eq!(
-        tzpks.issue(id.clone(), card, &device, &mut rng(6)).err(),
+        tzpks.issue(id.clone(), card, tzpk, &wrapped).err(),
         Some(TzpkError::DuplicateControlId(id))
     );
     Ok(())
@@ -158,12 +175,9 @@ fn ttl_is_configurable() -> TestResult {
     let tzpks = TemporaryKeys::with_clock(clock.clone()).with_ttl(Duration::from_millis(1_500));
     let card = plastic("p")?;
     let id = ControlId::new("short")?;
-    let wrapped = tzpks.issue(
-        id.clone(),
-        card.clone(),
-        &rsa2048()?.public_key(),
-        &mut rng(7),
-    )?;
+    let module = module(7);
+    let (tzpk, wrapped_key) = fresh(&module, &rsa2048()?.public_key())?;
+    let wrapped = tzpks.issue(id.clone(), card.clone(), tzpk, &wrapped_key)?;
     assert_eq!(wrapped.expires_at(), at(1_500));
     clock.set(at(1_500));
     assert!(matches!(
@@ -176,11 +190,13 @@ fn ttl_is_configurable() -> TestResult {
 #[test]
 fn device_unwraps_the_tzpk_and_the_issuer_opens_its_block() -> TestResult {
     let (tzpks, _) = table();
+    let hsm = Hsm::new(8)?;
     let device = rsa2048()?;
     let card = plastic("contract-77/3")?;
     let mut rng = rng(8);
     let id = ControlId::generate(&mut rng);
-    let wrapped = tzpks.issue(id.clone(), card.clone(), &device.public_key(), &mut rng)?;
+    let (tzpk, wrapped_key) = fresh(&hsm.module, &device.public_key())?;
+    let wrapped = tzpks.issue(id.clone(), card.clone(), tzpk, &wrapped_key)?;
     assert_eq!(wrapped.control_id(), &id);
 
     // Device: base64 → RSA-OAEP-SHA-256 unwrap → 16-byte TDES key with the advertised KCV.
@@ -195,31 +211,44 @@ fn device_unwraps_the_tzpk_and_the_issuer_opens_its_block() -> TestResult {
     // The wrap is OAEP, not PKCS#1 v1.5.
     assert!(rsa::unwrap_tdes_key(&device, RsaPadding::OaepSha1, &cryptogram).is_err());
 
-    // Device seals the PIN (format 1) under the tzpk; issuer takes the key and opens it.
+    // Device seals the PIN (format 1) under the tzpk; issuer takes the key
+    // and the module translates the block to format 0 under the ZPK.
     let block = PinKey::from(device_tzpk).seal(Format::Iso1, &Pin::new("7580")?, None, &mut rng)?;
-    let issuer_tzpk = PinKey::from(tzpks.take(&id, &card)?);
-    assert_eq!(
-        issuer_tzpk
-            .open(Format::Iso1, block.as_bytes(), None)?
-            .expose_digits(),
-        b"7580"
-    );
+    let issuer_tzpk = tzpks.take(&id, &card)?;
+    let source = PinSource::Symmetric {
+        key: &issuer_tzpk,
+        format: Format::Iso1,
+        block: block.as_bytes(),
+    };
+    assert_eq!(hsm.translate(source, None)?.expose_digits(), b"7580");
+    // Destroyed afterwards, the key opens nothing more.
+    pollster::block_on(hsm.module.destroy(&issuer_tzpk))?;
+    let source = PinSource::Symmetric {
+        key: &issuer_tzpk,
+        format: Format::Iso1,
+        block: block.as_bytes(),
+    };
+    assert!(matches!(
+        hsm.translate(source, None),
+        Err(pinset_keys::KeyError::Module(ModuleError::UnknownKey(_)))
+    ));
     Ok(())
 }
 
 #[test]
 fn every_issue_draws_a_fresh_key() -> TestResult {
     let (tzpks, _) = table();
+    let module = module(10);
     let device = rsa2048()?.public_key();
     let card = plastic("p")?;
-    let mut rng = rng(10);
     let mut kcvs = std::collections::HashSet::new();
     for i in 0..20 {
+        let (tzpk, wrapped_key) = fresh(&module, &device)?;
         let wrapped = tzpks.issue(
             ControlId::new(&format!("id-{i}"))?,
             card.clone(),
-            &device,
-            &mut rng,
+            tzpk,
+            &wrapped_key,
         )?;
         assert!(kcvs.insert(wrapped.kcv()), "a KCV repeated");
     }
@@ -231,12 +260,13 @@ fn concurrent_takes_of_one_id_have_exactly_one_winner() -> TestResult {
     const THREADS: usize = 4;
     const ROUNDS: usize = 200;
     let (tzpks, _) = table();
+    let module = module(11);
     let device = rsa2048()?.public_key();
     let card = plastic("contract-1/1")?;
-    let mut rng = rng(11);
     for round in 0..ROUNDS {
         let id = ControlId::new(&format!("race-{round}"))?;
-        tzpks.issue(id.clone(), card.clone(), &device, &mut rng)?;
+        let (tzpk, wrapped) = fresh(&module, &device)?;
+        tzpks.issue(id.clone(), card.clone(), tzpk, &wrapped)?;
         let barrier = Barrier::new(THREADS);
         let results: Vec<Result<(), TzpkError>> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..THREADS)
@@ -268,23 +298,27 @@ fn concurrent_takes_of_one_id_have_exactly_one_winner() -> TestResult {
 #[test]
 fn issue_sweeps_expired_entries_once_per_ttl() -> TestResult {
     let (tzpks, clock) = table();
+    let module = module(12);
     let device = rsa2048()?.public_key();
     let card = plastic("p")?;
-    let mut rng = rng(12);
     let old = ControlId::new("old")?;
-    tzpks.issue(old.clone(), card.clone(), &device, &mut rng)?;
+    let (old_key, wrapped) = fresh(&module, &device)?;
+    tzpks.issue(old.clone(), card.clone(), old_key.clone(), &wrapped)?;
     clock.set(at(60_000));
-    tzpks.issue(ControlId::new("new")?, card.clone(), &device, &mut rng)?;
-    // The old entry was forgotten by the issue's sweep.
+    let (tzpk, wrapped) = fresh(&module, &device)?;
+    tzpks.issue(ControlId::new("new")?, card.clone(), tzpk, &wrapped)?;
+    // The old entry was forgotten by the issue's sweep, and its key's handle kept for destruction.
     assert_eq!(tzpks.take(&old, &card).err(), Some(TzpkError::Unknown(old)));
     assert_eq!(tzpks.pending()?, 1);
+    assert_eq!(tzpks.take_discarded()?, vec![old_key]);
     Ok(())
 }
 
 #[test]
 fn one_record_per_control_id_from_open_to_take() -> TestResult {
     let (tzpks, clock) = table();
-    let device = rsa2048()?;
+    let module = module(9);
+    let device = rsa2048()?.public_key();
     let mut rng = rng(9);
     let id = ControlId::generate(&mut rng);
     let (mine, other) = (plastic("70001/1")?, plastic("70001/2")?);
@@ -301,24 +335,31 @@ fn one_record_per_control_id_from_open_to_take() -> TestResult {
         Err(TzpkError::NotIssued(_))
     ));
     // A key for another plastic is refused; for its own it keeps the control's expiry.
+    let (tzpk, wrapped_key) = fresh(&module, &device)?;
     assert!(matches!(
-        tzpks.issue(id.clone(), other, &device.public_key(), &mut rng),
+        tzpks.issue(id.clone(), other, tzpk, &wrapped_key),
         Err(TzpkError::PlasticMismatch(_))
     ));
     clock.advance(Duration::from_secs(10));
-    let wrapped = tzpks.issue(id.clone(), mine.clone(), &device.public_key(), &mut rng)?;
+    let (tzpk, wrapped_key) = fresh(&module, &device)?;
+    let wrapped = tzpks.issue(id.clone(), mine.clone(), tzpk.clone(), &wrapped_key)?;
     assert_eq!(
         wrapped.expires_at(),
         expires_at,
         "the control's 30 s, not 30 more"
     );
+    let (second, wrapped_key) = fresh(&module, &device)?;
     assert!(matches!(
-        tzpks.issue(id.clone(), mine.clone(), &device.public_key(), &mut rng),
+        tzpks.issue(id.clone(), mine.clone(), second, &wrapped_key),
         Err(TzpkError::DuplicateControlId(_))
     ));
     let (bound, key) = tzpks.take_bound(&id)?;
     assert_eq!(bound, mine);
-    assert_eq!(key.map(|k| k.kcv()), Some(wrapped.kcv()));
+    assert_eq!(
+        key.as_ref().map(KeyRef::check),
+        Some(KeyCheck::Kcv(wrapped.kcv()))
+    );
+    assert_eq!(key, Some(tzpk));
     assert!(matches!(
         tzpks.take_bound(&id),
         Err(TzpkError::AlreadyUsed(_))
@@ -360,7 +401,8 @@ fn a_spent_or_lapsed_control_is_never_armed_again() -> TestResult {
     // Review finding: issue() used to treat an expired record, spent ones
     // included, as new, giving a used controlId a fresh key and 30 s more.
     let (tzpks, clock) = table();
-    let device = rsa2048()?;
+    let module = module(13);
+    let device = rsa2048()?.public_key();
     let mut rng = rng(11);
     let id = ControlId::generate(&mut rng);
     let mine = plastic("70001/1")?;
@@ -369,21 +411,19 @@ fn a_spent_or_lapsed_control_is_never_armed_again() -> TestResult {
     tzpks.open(ControlId::generate(&mut rng), mine.clone())?;
     clock.advance(Duration::from_secs(10));
     tzpks.open(id.clone(), mine.clone())?;
-    let (bound, _) = tzpks.issue_for_open(id.clone(), &device.public_key(), &mut rng)?;
+    let (tzpk, wrapped) = fresh(&module, &device)?;
+    let (bound, _) = tzpks.issue_for_open(id.clone(), tzpk, &wrapped)?;
     assert_eq!(bound, mine);
     assert!(tzpks.take_bound(&id)?.1.is_some());
     clock.advance(Duration::from_secs(25));
     tzpks.open(ControlId::generate(&mut rng), mine.clone())?; // sweeps at T0 + 35 s
     clock.advance(Duration::from_secs(5));
+    let (tzpk, wrapped) = fresh(&module, &device)?;
     assert!(matches!(
-        tzpks.issue(id.clone(), mine.clone(), &device.public_key(), &mut rng),
+        tzpks.issue(id.clone(), mine.clone(), tzpk.clone(), &wrapped),
         Err(TzpkError::Expired { .. })
     ));
-    assert!(
-        tzpks
-            .issue_for_open(id.clone(), &device.public_key(), &mut rng)
-            .is_err()
-    );
+    assert!(tzpks.issue_for_open(id.clone(), tzpk, &wrapped).is_err());
     assert!(tzpks.take_bound(&id).is_err());
     assert!(matches!(
         tzpks.open(id.clone(), mine.clone()),
@@ -393,16 +433,128 @@ fn a_spent_or_lapsed_control_is_never_armed_again() -> TestResult {
     let spent = ControlId::generate(&mut rng);
     tzpks.open(spent.clone(), mine.clone())?;
     assert!(tzpks.take_bound(&spent)?.1.is_none());
+    let (tzpk, wrapped) = fresh(&module, &device)?;
     assert!(matches!(
-        tzpks.issue_for_open(spent.clone(), &device.public_key(), &mut rng),
+        tzpks.issue_for_open(spent.clone(), tzpk.clone(), &wrapped),
         Err(TzpkError::AlreadyUsed(_))
     ));
     // Once swept, the id is simply unknown.
     clock.advance(Duration::from_secs(31));
     tzpks.sweep()?;
     assert!(matches!(
-        tzpks.issue_for_open(spent, &device.public_key(), &mut rng),
+        tzpks.issue_for_open(spent, tzpk, &wrapped),
         Err(TzpkError::Unknown(_))
     ));
+    Ok(())
+}
+
+#[test]
+fn a_key_that_expired_untaken_is_handed_out_once_for_destruction() -> TestResult {
+    let (tzpks, clock) = table();
+    let module = module(14);
+    let device = rsa2048()?.public_key();
+    let card = plastic("contract-1/1")?;
+    let mut handles = Vec::new();
+    for name in ["taken", "late", "swept"] {
+        let (tzpk, wrapped) = fresh(&module, &device)?;
+        tzpks.issue(ControlId::new(name)?, card.clone(), tzpk.clone(), &wrapped)?;
+        handles.push(tzpk);
+    }
+    let [taken, late, swept] = <[KeyRef; 3]>::try_from(handles).map_err(|_| "three keys")?;
+    assert_eq!(tzpks.take(&ControlId::new("taken")?, &card)?, taken);
+    assert!(tzpks.take_discarded()?.is_empty(), "nothing expired yet");
+
+    // A late take finds the key expired: its handle is discarded, once.
+    clock.set(at(30_000));
+    assert!(matches!(
+        tzpks.take(&ControlId::new("late")?, &card),
+        Err(TzpkError::Expired { .. })
+    ));
+    assert_eq!(tzpks.take_discarded()?, vec![late.clone()]);
+    assert!(tzpks.take_discarded()?.is_empty());
+    assert!(matches!(
+        tzpks.take(&ControlId::new("late")?, &card),
+        Err(TzpkError::Expired { .. })
+    ));
+    assert!(
+        tzpks.take_discarded()?.is_empty(),
+        "a second late take discards nothing"
+    );
+
+    // A sweep finds the other untaken key; the taken and the lapsed ones hold none.
+    assert_eq!(tzpks.sweep()?, 3);
+    assert_eq!(tzpks.take_discarded()?, vec![swept.clone()]);
+    assert!(tzpks.take_discarded()?.is_empty());
+
+    // A handle put back by hand (a cancelled request) comes out the same way.
+    tzpks.discard(taken.clone());
+    assert_eq!(tzpks.take_discarded()?, vec![taken.clone()]);
+
+    // The caller destroys them in the module.
+    for handle in [&taken, &late, &swept] {
+        pollster::block_on(module.destroy(handle))?;
+    }
+    Ok(())
+}
+
+#[test]
+fn issue_refuses_a_handle_that_is_not_a_tzpk() -> TestResult {
+    let (tzpks, _) = table();
+    let module = module(15);
+    let card = plastic("contract-1/1")?;
+    let not_tzpks = [
+        // A 3-key TDES PIN key (the Mastercard Processing sandbox ZPK).
+        import_symmetric(
+            &module,
+            KeyAlgorithm::Tdes3,
+            KeyPurpose::PinEncryption,
+            &hex::decode("F94B8CD62A20B85AA9B8E06DB6B0BA6785EC029CB604E861")?,
+        )?,
+        // A 2-key TDES key for data, not PINs.
+        import_symmetric(
+            &module,
+            KeyAlgorithm::Tdes2,
+            KeyPurpose::DataEncryption,
+            &hex::decode("E6F1081FEA4C402CC192B65DE367EC3E")?,
+        )?,
+        // An AES PIN key.
+        import_symmetric(
+            &module,
+            KeyAlgorithm::Aes128,
+            KeyPurpose::PinEncryption,
+            &hex::decode("00112233445566778899AABBCCDDEEFF")?,
+        )?,
+        // An RSA PIN key.
+        import_rsa(&module, KeyPurpose::PinEncryption, &rsa2048()?)?,
+    ];
+    let id = ControlId::new("c-1")?;
+    for handle in not_tzpks.iter().cloned() {
+        assert_eq!(
+            tzpks
+                .issue(id.clone(), card.clone(), handle, b"wrapped")
+                .err(),
+            Some(TzpkError::NotATzpk)
+        );
+    }
+    // The table kept nothing.
+    assert_eq!(tzpks.pending()?, 0);
+    assert_eq!(
+        tzpks.take(&id, &card).err(),
+        Some(TzpkError::Unknown(id.clone()))
+    );
+
+    // Nor for an open control, which stays open for a real tzpk.
+    tzpks.open(id.clone(), card.clone())?;
+    for handle in not_tzpks {
+        assert_eq!(
+            tzpks.issue_for_open(id.clone(), handle, b"wrapped").err(),
+            Some(TzpkError::NotATzpk)
+        );
+    }
+    assert_eq!(tzpks.binding(&id)?, card);
+    let (tzpk, wrapped) = fresh(&module, &rsa2048()?.public_key())?;
+    let (bound, _) = tzpks.issue_for_open(id.clone(), tzpk.clone(), &wrapped)?;
+    assert_eq!(bound, card);
+    assert_eq!(tzpks.take(&id, &card)?, tzpk);
     Ok(())
 }

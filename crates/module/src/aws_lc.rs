@@ -87,6 +87,13 @@ impl AwsLcRsaKey {
     }
 }
 
+impl AwsLcRsaKey {
+    /// The key as PKCS#8 DER, in zeroizing memory.
+    pub(crate) fn to_pkcs8_der(&self) -> Result<Zeroizing<Vec<u8>>, Error> {
+        self.rust_crypto.to_pkcs8_der()
+    }
+}
+
 impl RsaDecryptor for AwsLcRsaKey {
     fn public_key(&self) -> RsaPublicKey {
         self.rust_crypto.public_key()

@@ -95,6 +95,10 @@ pub enum ModuleError {
     /// not an RSA key in range. Detail for the log (it never shows the key).
     #[error("key material refused: {0}")]
     KeyMaterial(#[source] pinset_envelope::Error),
+    /// A wrapped key failed its integrity check: it was altered, or
+    /// wrapped under another key-encryption key.
+    #[error("the wrapped key failed its integrity check: altered, or wrapped under another KEK")]
+    WrappedKeyIntegrity,
     /// The module's own RNG failed.
     #[error("the security module's random source failed")]
     Rng,
@@ -113,7 +117,8 @@ impl ModuleError {
             | ModuleError::WrongAlgorithm { .. }
             | ModuleError::TranslationNotAllowed { .. }
             | ModuleError::PanRequired(_)
-            | ModuleError::KeyMaterial(_) => ErrorClass::Refused,
+            | ModuleError::KeyMaterial(_)
+            | ModuleError::WrappedKeyIntegrity => ErrorClass::Refused,
         }
     }
 

@@ -111,6 +111,40 @@ impl KeyAlgorithm {
         )
     }
 
+    /// The byte that stands for a symmetric algorithm in pinset's key
+    /// exports (1 TDES-2key, 2 TDES-3key, 3 to 5 AES-128 to AES-256);
+    /// `None` for RSA, which exports name by its public key. Stable.
+    pub const fn code(self) -> Option<u8> {
+        match self {
+            KeyAlgorithm::Tdes2 => Some(1),
+            KeyAlgorithm::Tdes3 => Some(2),
+            KeyAlgorithm::Aes128 => Some(3),
+            KeyAlgorithm::Aes192 => Some(4),
+            KeyAlgorithm::Aes256 => Some(5),
+            KeyAlgorithm::Rsa { .. } => None,
+        }
+    }
+
+    /// The symmetric algorithm an export byte stands for.
+    pub const fn from_code(code: u8) -> Option<Self> {
+        match code {
+            1 => Some(KeyAlgorithm::Tdes2),
+            2 => Some(KeyAlgorithm::Tdes3),
+            3 => Some(KeyAlgorithm::Aes128),
+            4 => Some(KeyAlgorithm::Aes192),
+            5 => Some(KeyAlgorithm::Aes256),
+            _ => None,
+        }
+    }
+
+    /// Modulus bits of an RSA key; `None` for a symmetric one.
+    pub const fn rsa_bits(self) -> Option<usize> {
+        match self {
+            KeyAlgorithm::Rsa { bits } => Some(bits as usize),
+            _ => None,
+        }
+    }
+
     /// Key length in bytes of a symmetric key; `None` for RSA.
     pub const fn key_len(self) -> Option<usize> {
         match self {

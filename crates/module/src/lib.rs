@@ -159,6 +159,43 @@ pub trait SecurityModule: Send + Sync {
         der: &[u8],
     ) -> impl Future<Output = Result<KeyRef, ModuleError>> + Send;
 
+    /// Imports a key wrapped under `kek`, a key-encryption key the module
+    /// holds: AES key wrap with padding (RFC 5649, PKCS#11
+    /// `CKM_AES_KEY_WRAP_PAD`) of the key bytes for a symmetric key, or of
+    /// its PKCS#8 DER for an RSA key (`algorithm` names the expected size).
+    /// This is how keys arrive in production: the clear key never exists in
+    /// the host.
+    ///
+    /// # Errors
+    ///
+    /// [`ModuleError::WrongPurpose`] or [`ModuleError::WrongAlgorithm`]
+    /// unless `kek` is an AES key-encryption key;
+    /// [`ModuleError::WrappedKeyIntegrity`] if the unwrap fails (altered, or
+    /// wrapped under another key); [`ModuleError::KeyMaterial`] for a key
+    /// that is not of `algorithm` or is weak.
+    fn import_wrapped(
+        &self,
+        kek: &KeyRef,
+        algorithm: KeyAlgorithm,
+        purpose: KeyPurpose,
+        wrapped: &[u8],
+    ) -> impl Future<Output = Result<KeyRef, ModuleError>> + Send;
+
+    /// Exports `key` wrapped under `kek` in the form
+    /// [`import_wrapped`](Self::import_wrapped) reads: to back up a software
+    /// module's keys, or move them to another module.
+    ///
+    /// # Errors
+    ///
+    /// As `import_wrapped` for `kek`; [`ModuleError::Unsupported`] from a
+    /// backend whose keys never leave it (the PKCS#11 backend creates every
+    /// key non-extractable).
+    fn export_wrapped(
+        &self,
+        key: &KeyRef,
+        kek: &KeyRef,
+    ) -> impl Future<Output = Result<Vec<u8>, ModuleError>> + Send;
+
     /// Generates an RSA key pair of `bits` inside the module.
     ///
     /// # Errors
@@ -215,4 +252,80 @@ pub trait SecurityModule: Send + Sync {
     ///
     /// [`ModuleError::UnknownKey`] if it was not there.
     fn destroy(&self, key: &KeyRef) -> impl Future<Output = Result<(), ModuleError>> + Send;
+}
+
+/// A shared module is a module: hand one `Arc` to several flows.
+impl<M: SecurityModule> SecurityModule for std::sync::Arc<M> {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+
+    fn import_symmetric(
+        &self,
+        algorithm: KeyAlgorithm,
+        purpose: KeyPurpose,
+        material: &[u8],
+    ) -> impl Future<Output = Result<KeyRef, ModuleError>> + Send {
+        (**self).import_symmetric(algorithm, purpose, material)
+    }
+
+    fn import_rsa_private(
+        &self,
+        purpose: KeyPurpose,
+        der: &[u8],
+    ) -> impl Future<Output = Result<KeyRef, ModuleError>> + Send {
+        (**self).import_rsa_private(purpose, der)
+    }
+
+    fn import_wrapped(
+        &self,
+        kek: &KeyRef,
+        algorithm: KeyAlgorithm,
+        purpose: KeyPurpose,
+        wrapped: &[u8],
+    ) -> impl Future<Output = Result<KeyRef, ModuleError>> + Send {
+        (**self).import_wrapped(kek, algorithm, purpose, wrapped)
+    }
+
+    fn export_wrapped(
+        &self,
+        key: &KeyRef,
+        kek: &KeyRef,
+    ) -> impl Future<Output = Result<Vec<u8>, ModuleError>> + Send {
+        (**self).export_wrapped(key, kek)
+    }
+
+    fn generate_rsa(
+        &self,
+        bits: usize,
+        purpose: KeyPurpose,
+    ) -> impl Future<Output = Result<(KeyRef, RsaPublicKey), ModuleError>> + Send {
+        (**self).generate_rsa(bits, purpose)
+    }
+
+    fn rsa_public_key(
+        &self,
+        key: &KeyRef,
+    ) -> impl Future<Output = Result<RsaPublicKey, ModuleError>> + Send {
+        (**self).rsa_public_key(key)
+    }
+
+    fn generate_tzpk(
+        &self,
+        device_key: &RsaPublicKey,
+        padding: RsaPadding,
+    ) -> impl Future<Output = Result<(KeyRef, Vec<u8>), ModuleError>> + Send {
+        (**self).generate_tzpk(device_key, padding)
+    }
+
+    fn translate(
+        &self,
+        request: &TranslatePin<'_>,
+    ) -> impl Future<Output = Result<EncryptedPinBlock, ModuleError>> + Send {
+        (**self).translate(request)
+    }
+
+    fn destroy(&self, key: &KeyRef) -> impl Future<Output = Result<(), ModuleError>> + Send {
+        (**self).destroy(key)
+    }
 }

@@ -8,11 +8,13 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use aes_kw::{KeyInit, KwpAes128, KwpAes192, KwpAes256};
 use chacha20::ChaCha20Rng;
 use pinset_block::{Format, Pan, Pin};
 use pinset_envelope::rsa::{self, RsaDecryptor, RsaPrivateKey};
 use pinset_envelope::{AesKey, EncryptedPinBlock, PinKey, RsaPadding, RsaPublicKey, TdesKey};
 use rand_core::{Rng, SeedableRng, TryRng};
+use zeroize::Zeroizing;
 
 #[cfg(feature = "aws-lc")]
 use crate::AwsLcRsaKey;
@@ -28,7 +30,69 @@ const NAME: &str = "software";
 #[derive(Clone)]
 enum Material {
     Pin(Arc<PinKey>),
-    Rsa(Arc<dyn RsaDecryptor>),
+    Rsa(Arc<dyn SoftRsa>),
+}
+
+impl Material {
+    fn as_pin_key(&self) -> Option<&Arc<PinKey>> {
+        match self {
+            Material::Pin(key) => Some(key),
+            Material::Rsa(_) => None,
+        }
+    }
+}
+
+/// An RSA private key in process memory: it decrypts, and it can be
+/// exported wrapped.
+trait SoftRsa: RsaDecryptor {
+    fn pkcs8(&self) -> Result<Zeroizing<Vec<u8>>, pinset_envelope::Error>;
+}
+
+impl SoftRsa for RsaPrivateKey {
+    fn pkcs8(&self) -> Result<Zeroizing<Vec<u8>>, pinset_envelope::Error> {
+        self.to_pkcs8_der()
+    }
+}
+
+#[cfg(feature = "aws-lc")]
+impl SoftRsa for AwsLcRsaKey {
+    fn pkcs8(&self) -> Result<Zeroizing<Vec<u8>>, pinset_envelope::Error> {
+        self.to_pkcs8_der()
+    }
+}
+
+/// AES key wrap with padding (RFC 5649) under `kek` (16, 24 or 32 bytes):
+/// wraps if `wrap`, else unwraps. Every output is zeroizing.
+fn aes_kwp(kek: &[u8], input: &[u8], wrap: bool) -> Result<Zeroizing<Vec<u8>>, ModuleError> {
+    const SEMIBLOCK: usize = 8;
+    let mut out = Zeroizing::new(vec![
+        0u8;
+        if wrap {
+            input.len().div_ceil(SEMIBLOCK) * SEMIBLOCK + SEMIBLOCK
+        } else {
+            input.len().saturating_sub(SEMIBLOCK)
+        }
+    ]);
+    macro_rules! run {
+        ($kwp:ty) => {{
+            let kwp = <$kwp>::new_from_slice(kek).map_err(|_| ModuleError::WrappedKeyIntegrity)?;
+            let result = if wrap {
+                kwp.wrap_key(input, &mut out)
+            } else {
+                kwp.unwrap_key(input, &mut out)
+            };
+            result
+                .map(<[u8]>::len)
+                .map_err(|_| ModuleError::WrappedKeyIntegrity)?
+        }};
+    }
+    let len = match kek.len() {
+        16 => run!(KwpAes128),
+        24 => run!(KwpAes192),
+        _ => run!(KwpAes256),
+    };
+    out.truncate(len);
+    Ok(out)
 }
 
 /// Which library performs the RSA private-key operation.
@@ -50,7 +114,7 @@ impl RsaEngine {
         }
     }
 
-    fn load(self, der: &[u8]) -> Result<Arc<dyn RsaDecryptor>, ModuleError> {
+    fn load(self, der: &[u8]) -> Result<Arc<dyn SoftRsa>, ModuleError> {
         match self {
             RsaEngine::RustCrypto => Ok(Arc::new(
                 RsaPrivateKey::from_der(der).map_err(ModuleError::KeyMaterial)?,
@@ -62,7 +126,7 @@ impl RsaEngine {
         }
     }
 
-    fn generate(self, bits: usize, seed: [u8; 32]) -> Result<Arc<dyn RsaDecryptor>, ModuleError> {
+    fn generate(self, bits: usize, seed: [u8; 32]) -> Result<Arc<dyn SoftRsa>, ModuleError> {
         match self {
             RsaEngine::RustCrypto => Ok(Arc::new(
                 RsaPrivateKey::generate(bits, &mut ChaCha20Rng::from_seed(seed))
@@ -259,12 +323,29 @@ impl SoftwareModule {
         }
     }
 
-    fn rsa_key(&self, handle: &KeyRef) -> Result<Arc<dyn RsaDecryptor>, ModuleError> {
+    fn rsa_key(&self, handle: &KeyRef) -> Result<Arc<dyn SoftRsa>, ModuleError> {
         match self.material(handle)? {
             Material::Rsa(key) => Ok(key),
             Material::Pin(_) => Err(ModuleError::WrongAlgorithm {
                 algorithm: handle.algorithm(),
                 what: "decrypt an RSA cryptogram",
+            }),
+        }
+    }
+
+    /// AES key wrap with padding under the key-encryption key `kek`.
+    fn kwp(
+        &self,
+        kek: &KeyRef,
+        input: &[u8],
+        wrap: bool,
+    ) -> Result<Zeroizing<Vec<u8>>, ModuleError> {
+        kek.require_purpose(KeyPurpose::KeyEncryption)?;
+        match self.material(kek)?.as_pin_key().map(Arc::as_ref) {
+            Some(PinKey::Aes(key)) => aes_kwp(key.expose_bytes(), input, wrap),
+            _ => Err(ModuleError::WrongAlgorithm {
+                algorithm: kek.algorithm(),
+                what: "wrap keys (AES key-encryption keys only)",
             }),
         }
     }
@@ -328,6 +409,49 @@ impl SecurityModule for SoftwareModule {
         let key = self.rsa.load(der)?;
         let (algorithm, check) = rsa_handle_parts(&key.public_key())?;
         self.insert(algorithm, purpose, check, Material::Rsa(key))
+    }
+
+    async fn import_wrapped(
+        &self,
+        kek: &KeyRef,
+        algorithm: KeyAlgorithm,
+        purpose: KeyPurpose,
+        wrapped: &[u8],
+    ) -> Result<KeyRef, ModuleError> {
+        let material = self.kwp(kek, wrapped, false)?;
+        match algorithm {
+            KeyAlgorithm::Rsa { bits } => {
+                let handle = self.import_rsa_private(purpose, &material).await?;
+                if handle.algorithm() != algorithm {
+                    // Not the key that was expected: leave nothing behind.
+                    self.destroy(&handle).await?;
+                    return Err(ModuleError::KeyMaterial(
+                        pinset_envelope::Error::RsaKeySize {
+                            bits: usize::from(bits),
+                        },
+                    ));
+                }
+                Ok(handle)
+            }
+            _ => self.import_symmetric(algorithm, purpose, &material).await,
+        }
+    }
+
+    async fn export_wrapped(&self, key: &KeyRef, kek: &KeyRef) -> Result<Vec<u8>, ModuleError> {
+        let wrapped = match self.material(key)? {
+            Material::Pin(material) => {
+                let bytes = match material.as_ref() {
+                    PinKey::Tdes(k) => k.expose_bytes(),
+                    PinKey::Aes(k) => k.expose_bytes(),
+                };
+                self.kwp(kek, bytes, true)?
+            }
+            Material::Rsa(private) => {
+                let der = private.pkcs8().map_err(ModuleError::KeyMaterial)?;
+                self.kwp(kek, &der, true)?
+            }
+        };
+        Ok(wrapped.to_vec())
     }
 
     async fn generate_rsa(

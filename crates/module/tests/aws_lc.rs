@@ -36,6 +36,7 @@ fn aws_lc_module_conforms() {
             rsa_generation: true,
             aes: true,
             tzpk_padding: RsaPadding::OaepSha256,
+            export_wrapped: true,
         },
     ));
 }

@@ -136,6 +136,7 @@ fn pkcs11_module_conforms() {
             rsa_generation: true,
             aes: true,
             tzpk_padding: RsaPadding::OaepSha1,
+            export_wrapped: false,
         },
     ));
     let printed = format!("{module:?} {config:?}");

@@ -15,6 +15,7 @@ fn software_module_conforms() {
             rsa_generation: true,
             aes: true,
             tzpk_padding: RsaPadding::OaepSha256,
+            export_wrapped: true,
         },
     ));
 }

@@ -13,6 +13,12 @@
 //!
 //! Plastic data (expiry `2812`, sequence 1, `Locked`) is this suite's own
 //! choice: the sandbox data names contracts, PINs and PANs only.
+//!
+//! Every issuer key lives in a security module (a seeded `SoftwareModule`
+//! unless a test brings its own): the fixtures import the zone keys and the
+//! RSA key into it and hold handles only. The tests keep the clear key
+//! bytes of their own vectors, to play the device and to read what the CMS
+//! stored.
 #![allow(dead_code)] // each test crate uses a different subset
 
 use std::sync::Arc;
@@ -28,15 +34,18 @@ use pinset_cms::{
 };
 use pinset_envelope::rsa::{self, WrappableKey};
 use pinset_envelope::{PinKey, RsaPadding, RsaPrivateKey, RsaPublicKey, TdesKey};
-use pinset_flow::enfuce::{ControlOperation, SetPinRequest as EnfuceRequest, TzpkRequest};
+use pinset_flow::enfuce::{
+    ControlOperation, SetPinRequest as EnfuceRequest, TzpkRequest, TzpkResponse,
+};
 use pinset_flow::mastercard::{PublicKeysResponse, SetPinOutcome, SetPinRequest};
 use pinset_flow::{
-    EnfuceSetPin, FlowError, Issuer, MastercardPanless, MemoryAudit, PinPolicy, Reason,
+    Detail, EnfuceSetPin, FlowError, Issuer, MastercardPanless, MemoryAudit, PinPolicy, Reason,
 };
 use pinset_keys::{
     ControlId, KeyIndex, KeyPurpose, ManualClock, MemoryKeyStore, NewKey, PublicKeyForm,
     RsaKeyRing, Timestamp, ZoneKeys, ZpkIndex,
 };
+use pinset_module::{ErrorClass, KeyAlgorithm, SecurityModule, SoftwareModule};
 use rand_core::SeedableRng;
 
 pub type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -171,36 +180,81 @@ pub fn sandbox_cms() -> MemoryCms {
     cms
 }
 
-/// The CMS ZPK (sandbox) and the full-PAN shared ZPK.
-pub fn zone_keys() -> ZoneKeys {
-    let zone = ZoneKeys::new();
-    let kcv = zone
-        .insert(
-            ZpkIndex::new(CMS_ZPK).expect("index"),
-            zpk(),
-            KeyPurpose::PinEncryption,
-        )
-        .expect("insert CMS ZPK");
-    assert_eq!(kcv.to_string(), ZPK_KCV, "sandbox ZPK KCV");
-    zone.insert(
-        ZpkIndex::new(SHARED_ZPK).expect("index"),
-        shared_zpk(),
-        KeyPurpose::PinEncryption,
-    )
-    .expect("insert shared ZPK");
-    zone
+/// The software module of every fixture, with a fixed seed so runs repeat.
+pub fn software_module() -> SoftwareModule {
+    SoftwareModule::with_rng_seed([0x42; 32])
 }
 
-/// An issuer on the sandbox CMS with a seeded RNG, `audit` and `clock`.
+/// Imports the CMS ZPK (sandbox, 3-key TDES) and the full-PAN shared ZPK
+/// (2-key TDES) into `module` and files their handles.
+pub fn zone_keys<M: SecurityModule>(module: &M) -> ZoneKeys {
+    pollster::block_on(async {
+        let zone = ZoneKeys::new();
+        let cms_zpk = module
+            .import_symmetric(
+                KeyAlgorithm::Tdes3,
+                KeyPurpose::PinEncryption,
+                &hex::decode(ZPK_HEX).expect("hex"),
+            )
+            .await
+            .expect("import CMS ZPK");
+        let kcv = zone
+            .insert(ZpkIndex::new(CMS_ZPK).expect("index"), cms_zpk)
+            .expect("insert CMS ZPK");
+        assert_eq!(kcv.to_string(), ZPK_KCV, "sandbox ZPK KCV");
+        let shared = module
+            .import_symmetric(
+                KeyAlgorithm::Tdes2,
+                KeyPurpose::PinEncryption,
+                &hex::decode(SHARED_ZPK_HEX).expect("hex"),
+            )
+            .await
+            .expect("import shared ZPK");
+        zone.insert(ZpkIndex::new(SHARED_ZPK).expect("index"), shared)
+            .expect("insert shared ZPK");
+        zone
+    })
+}
+
+/// Imports `key` into `module` as an RSA PIN-encryption key and names it
+/// `index` for a ring.
+pub fn ring_key<M: SecurityModule>(module: &M, index: &str, key: &RsaPrivateKey) -> NewKey {
+    pollster::block_on(async {
+        let der = key.to_pkcs8_der().expect("PKCS#8 DER");
+        let handle = module
+            .import_rsa_private(KeyPurpose::PinEncryption, &der)
+            .await
+            .expect("import the RSA key");
+        NewKey::from_module(module, KeyIndex::new(index).expect("index"), handle)
+            .await
+            .expect("ring key")
+    })
+}
+
+/// An issuer on the sandbox CMS and a fresh seeded software module, with a
+/// seeded RNG, `audit` and `clock`.
 pub fn issuer<C: CardManagement>(
     cms: C,
     policy: PinPolicy,
     audit: &Arc<MemoryAudit>,
     clock: &ManualClock,
 ) -> Issuer<C> {
+    issuer_on(cms, software_module(), policy, audit, clock)
+}
+
+/// [`issuer`] on `module`, into which the zone keys are imported.
+pub fn issuer_on<C: CardManagement, M: SecurityModule>(
+    cms: C,
+    module: M,
+    policy: PinPolicy,
+    audit: &Arc<MemoryAudit>,
+    clock: &ManualClock,
+) -> Issuer<C, M> {
+    let zone = zone_keys(&module);
     Issuer::with_rng_seed(
         cms,
-        zone_keys(),
+        module,
+        zone,
         ZpkIndex::new(CMS_ZPK).expect("index"),
         [0x42; 32],
     )
@@ -235,6 +289,14 @@ pub fn assert_reason(e: &FlowError, reason: Reason, status: u16, recoverable: bo
     assert_eq!(e.http_status(), status, "status ({e:?})");
     assert_eq!(e.reason().http_status(), status);
     assert_eq!(e.reason().recoverable(), recoverable, "recoverable ({e:?})");
+}
+
+/// The class of the security module's answer behind `e`, if the module refused.
+pub fn module_class(e: &FlowError) -> Option<ErrorClass> {
+    match e.detail() {
+        Detail::Module(m) => Some(m.class()),
+        _ => None,
+    }
 }
 
 /// The MP error body as JSON, as a service would send it.
@@ -287,7 +349,7 @@ pub fn assert_stored_pin(
 
 // ---- Mastercard Processing ----
 
-pub type MpFlow = MastercardPanless<MemoryCms, MemoryKeyStore, ManualClock>;
+pub type MpFlow<M = SoftwareModule> = MastercardPanless<MemoryCms, MemoryKeyStore, ManualClock, M>;
 
 /// How to build an [`Mp`].
 pub struct MpConfig {
@@ -313,30 +375,37 @@ impl Default for MpConfig {
 /// The Mastercard Processing flow over the sandbox CMS, with its audit
 /// log, its manual clock (shared by the ring, the replay window and the
 /// audit) and a device.
-pub struct Mp {
-    pub flow: MpFlow,
+pub struct Mp<M: SecurityModule = SoftwareModule> {
+    pub flow: MpFlow<M>,
     pub audit: Arc<MemoryAudit>,
     pub clock: ManualClock,
     pub device: ChaCha20Rng,
 }
 
 impl MpConfig {
+    /// On a fresh seeded software module.
     pub fn build(self) -> Mp {
+        self.build_on(software_module())
+    }
+
+    /// On `module`: the zone keys and rsa2048.pem (the sandbox key index)
+    /// are imported into it.
+    pub fn build_on<M: SecurityModule>(self, module: M) -> Mp<M> {
         let clock = ManualClock::new(T0);
         let audit = Arc::new(MemoryAudit::new());
-        let ring = RsaKeyRing::with_clock(clock.clone());
-        ring.rotate(
-            NewKey::new(KeyIndex::new(KEY_INDEX).expect("index"), rsa2048())
-                .with_padding(self.padding),
-            Duration::from_secs(600),
-        )
-        .expect("install the sandbox key index");
-        let issuer = issuer(
+        let issuer = issuer_on(
             self.cms.unwrap_or_else(sandbox_cms),
+            module,
             self.policy,
             &audit,
             &clock,
         );
+        let ring = RsaKeyRing::with_clock(clock.clone());
+        ring.rotate(
+            ring_key(issuer.module(), KEY_INDEX, &rsa2048()).with_padding(self.padding),
+            Duration::from_secs(600),
+        )
+        .expect("install the sandbox key index");
         let mut flow = MastercardPanless::new(issuer, ring)
             .with_public_key_form(self.form)
             .with_replay_clock(clock.clone());
@@ -355,6 +424,18 @@ impl MpConfig {
 impl Mp {
     pub fn new() -> Self {
         MpConfig::default().build()
+    }
+}
+
+impl<M: SecurityModule> Mp<M> {
+    /// The issuer's security module.
+    pub fn module(&self) -> &M {
+        self.flow.issuer().module()
+    }
+
+    /// `key` imported into the issuer's module, as ring key `index`.
+    pub fn new_key(&self, index: &str, key: &RsaPrivateKey) -> NewKey {
+        ring_key(self.module(), index, key)
     }
 
     pub fn cms(&self) -> &MemoryCms {
@@ -465,12 +546,12 @@ pub fn mp_request(block: &str, expiry: &str, sequence: Option<&str>) -> SetPinRe
 
 // ---- Enfuce ----
 
-pub type EnfuceFlow = EnfuceSetPin<MemoryCms, ManualClock>;
+pub type EnfuceFlow<M = SoftwareModule> = EnfuceSetPin<MemoryCms, ManualClock, M>;
 
 /// The Enfuce flow over the sandbox CMS, with its audit log, its manual
 /// clock (controls, tzpks and audit) and the device's RSA key (rsa3072.pem).
-pub struct Enfuce {
-    pub flow: EnfuceFlow,
+pub struct Enfuce<M: SecurityModule = SoftwareModule> {
+    pub flow: EnfuceFlow<M>,
     pub audit: Arc<MemoryAudit>,
     pub clock: ManualClock,
     pub device_key: RsaPrivateKey,
@@ -482,15 +563,27 @@ impl Enfuce {
     }
 
     pub fn with(cms: MemoryCms, policy: PinPolicy) -> Self {
+        Self::with_module(cms, policy, software_module())
+    }
+}
+
+impl<M: SecurityModule> Enfuce<M> {
+    /// On `module`, into which the zone keys are imported.
+    pub fn with_module(cms: MemoryCms, policy: PinPolicy, module: M) -> Self {
         let clock = ManualClock::new(T0);
         let audit = Arc::new(MemoryAudit::new());
-        let issuer = issuer(cms, policy, &audit, &clock);
+        let issuer = issuer_on(cms, module, policy, &audit, &clock);
         Enfuce {
             flow: EnfuceSetPin::new(issuer, clock.clone()),
             audit,
             clock,
             device_key: rsa3072(),
         }
+    }
+
+    /// The issuer's security module.
+    pub fn module(&self) -> &M {
+        self.flow.issuer().module()
     }
 
     pub fn cms(&self) -> &MemoryCms {
@@ -511,12 +604,18 @@ impl Enfuce {
         .expect("issue control")
     }
 
+    /// `POST /pin/v3/set/tzpk` with the device's key, run to completion.
+    pub fn get_tzpk(&self, control_id: &str, public_key: &str) -> Result<TzpkResponse, FlowError> {
+        pollster::block_on(self.flow.get_tzpk(&TzpkRequest {
+            control_id: control_id.to_owned(),
+            public_key: public_key.to_owned(),
+        }))
+    }
+
     /// `POST /pin/v3/set/tzpk` with the device's key; the device unwraps the answer.
     pub fn tzpk(&self, control: &ControlId) -> Result<TdesKey, FlowError> {
-        let response = self.flow.get_tzpk(&TzpkRequest {
-            control_id: control.as_str().to_owned(),
-            public_key: self.device_key.public_key().to_base64(),
-        })?;
+        let response =
+            self.get_tzpk(control.as_str(), &self.device_key.public_key().to_base64())?;
         let wrapped = BASE64.decode(&response.tzpk).expect("tzpk is base64");
         Ok(
             rsa::unwrap_tdes_key(&self.device_key, RsaPadding::OaepSha256, &wrapped)

@@ -1,11 +1,10 @@
 //! The ring's records in a KEK-wrapped export.
 
-use std::sync::Arc;
-
-use pinset_envelope::{RsaPadding, RsaPrivateKey};
+use pinset_envelope::{RsaPadding, RsaPublicKey};
+use pinset_module::KeyRef;
 
 use crate::snapshot::{self, Kind, SecretWriter};
-use crate::store::Lifecycle;
+use crate::store::{Lifecycle, RingKey};
 use crate::{ImportError, Kek, KeyError, KeyIndex, KeyPurpose, KeyState, RingEntry, Timestamp};
 
 const ACTIVE: u8 = 1;
@@ -35,9 +34,13 @@ fn padding_from_code(code: u8) -> Option<RsaPadding> {
 /// index_len u8, index, state u8 (1 active, 2 decrypt-only, 3 retired),
 /// [until/since u64 ms for 2 and 3], created_at u64 ms, has_not_after u8, [not_after u64 ms],
 /// padding u8 (1 OAEP-SHA-256, 2 OAEP-SHA-1, 3 PKCS#1 v1.5), purpose u8,
-/// der_len u32, PKCS#8 DER (empty when retired)
+/// handle_len u8, the module's key id, der_len u32, DER SubjectPublicKeyInfo
+/// (both empty when retired)
 /// ```
-pub(super) fn encode_entry(w: &mut SecretWriter, entry: &RingEntry) -> Result<(), KeyError> {
+///
+/// The handle's algorithm and fingerprint are worked out again from the
+/// public key on import, so they cannot disagree with it.
+pub(super) fn encode_entry(w: &mut SecretWriter, entry: &RingEntry) {
     w.short(entry.key_index.as_str().as_bytes());
     match entry.state() {
         KeyState::Active => w.u8(ACTIVE),
@@ -60,11 +63,16 @@ pub(super) fn encode_entry(w: &mut SecretWriter, entry: &RingEntry) -> Result<()
     }
     w.u8(padding_code(entry.padding));
     w.u8(entry.purpose.code());
-    match entry.private_key() {
-        Some(key) => w.long(&key.to_pkcs8_der()?),
-        None => w.long(&[]),
+    match entry.live_key() {
+        Some(key) => {
+            w.short(key.handle.id().as_bytes());
+            w.long(&key.public.to_der());
+        }
+        None => {
+            w.short(&[]);
+            w.long(&[]);
+        }
     }
-    Ok(())
 }
 
 pub(super) fn decode_ring(export: &[u8], kek: &Kek) -> Result<Vec<RingEntry>, KeyError> {
@@ -116,20 +124,33 @@ fn decode_entry(r: &mut snapshot::Reader<'_>) -> Result<RingEntry, ImportError> 
         padding_from_code(r.u8()?).ok_or(ImportError::Malformed("a padding is unknown"))?;
     let purpose =
         KeyPurpose::from_code(r.u8()?).ok_or(ImportError::Malformed("a key purpose is unknown"))?;
+    let id = std::str::from_utf8(r.short()?)
+        .map_err(|_| ImportError::Malformed("a key handle is not UTF-8"))?;
     let der = r.long()?;
     let key = || {
-        RsaPrivateKey::from_der(der).map(Arc::new).map_err(|_| {
-            ImportError::Malformed("a private key is not PKCS#8 DER of a 2048 to 4096 bit RSA key")
-        })
+        let public = RsaPublicKey::from_der(der).map_err(|_| {
+            ImportError::Malformed("a public key is not DER of a 2048 to 4096 bit RSA key")
+        })?;
+        let bits = u16::try_from(public.bits())
+            .map_err(|_| ImportError::Malformed("a public key is too large"))?;
+        let handle = KeyRef::new(
+            id,
+            pinset_module::KeyAlgorithm::Rsa { bits },
+            purpose,
+            pinset_module::KeyCheck::Fingerprint(public.fingerprint_bytes()),
+        );
+        Ok::<_, ImportError>(RingKey { handle, public })
     };
     let lifecycle = match state {
-        KeyState::Retired { since } if der.is_empty() => Lifecycle::Retired { since },
-        KeyState::Retired { .. } => {
-            return Err(ImportError::Malformed(
-                "a retired key still holds a private key",
-            ));
+        KeyState::Retired { since } if der.is_empty() && id.is_empty() => {
+            Lifecycle::Retired { since }
         }
-        _ if der.is_empty() => return Err(ImportError::Malformed("a live key has no private key")),
+        KeyState::Retired { .. } => {
+            return Err(ImportError::Malformed("a retired key still holds a key"));
+        }
+        _ if der.is_empty() || id.is_empty() => {
+            return Err(ImportError::Malformed("a live key has no key handle"));
+        }
         KeyState::Active => Lifecycle::Active(key()?),
         KeyState::DecryptOnly { until } => Lifecycle::DecryptOnly { until, key: key()? },
     };

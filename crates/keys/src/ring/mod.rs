@@ -4,23 +4,26 @@
 //! `GET /public-keys?data_type_to_secure=PIN_BLOCK`; the device seals an ISO
 //! format 1 block under that key and sends the index back in the `Key-Index`
 //! header. The ring answers both sides: [`RsaKeyRing::publish`] and
-//! [`RsaKeyRing::open_pin_block`], with rotation and a grace period between.
+//! [`RsaKeyRing::live_key`], with rotation and a grace period between.
+//!
+//! The ring holds key handles and public keys, never a private key: the
+//! private halves live in a [`SecurityModule`], which decrypts the device's
+//! cryptogram inside itself ([`LiveKey::pin_source`] names it for
+//! [`SecurityModule::translate`]).
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
-use pinset_block::{Format, Pan, Pin};
-use pinset_envelope::{RsaPadding, RsaPrivateKey};
-use rand_core::CryptoRng;
+use pinset_envelope::{RsaPadding, RsaPublicKey};
+use pinset_module::{KeyAlgorithm, KeyCheck, KeyRef, SecurityModule};
 
 mod codec;
-mod decryptor;
+mod live;
 
-pub use decryptor::RingDecryptor;
+pub use live::LiveKey;
 
 use crate::snapshot::{self, Kind, SecretWriter};
-use crate::store::Lifecycle;
+use crate::store::{Lifecycle, RingKey};
 use crate::{
     Clock, Kek, KeyError, KeyIndex, KeyPurpose, KeyState, KeyStore, MemoryKeyStore, RingEntry,
     StoreError, SystemClock, Timestamp,
@@ -49,38 +52,73 @@ pub struct PublishedKey {
     pub public_rsa_key: String,
 }
 
-/// A key to add to the ring with [`RsaKeyRing::rotate`], with its settings.
+/// A key to add to the ring with [`RsaKeyRing::rotate`]: a handle to an
+/// RSA key pair in a [`SecurityModule`], its public key, and its settings.
 ///
-/// Defaults: padding OAEP-SHA-256, purpose PIN encryption, no not-after date.
+/// The key's purpose is the one its handle carries. Defaults: padding
+/// OAEP-SHA-256, no not-after date.
 #[derive(Clone, Debug)]
 pub struct NewKey {
     key_index: KeyIndex,
-    key: RsaPrivateKey,
+    key: RingKey,
     padding: RsaPadding,
-    purpose: KeyPurpose,
     not_after: Option<Timestamp>,
 }
 
 impl NewKey {
-    /// Wraps a key you generated or loaded (RSA-2048 generation takes a while:
-    /// do it ahead of time, or in an HSM).
-    pub fn new(key_index: KeyIndex, key: RsaPrivateKey) -> Self {
-        NewKey {
-            key_index,
-            key,
-            padding: RsaPadding::default(),
-            purpose: KeyPurpose::PinEncryption,
-            not_after: None,
+    /// A key pair already in a module, with its public key.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::KeyMismatch`] unless `handle` names an RSA key whose
+    /// fingerprint is `public`'s.
+    pub fn new(
+        key_index: KeyIndex,
+        handle: KeyRef,
+        public: RsaPublicKey,
+    ) -> Result<Self, KeyError> {
+        let fits = matches!(handle.algorithm(), KeyAlgorithm::Rsa { .. })
+            && handle.check() == KeyCheck::Fingerprint(public.fingerprint_bytes());
+        if !fits {
+            return Err(KeyError::KeyMismatch(handle.id().to_owned()));
         }
+        Ok(NewKey {
+            key_index,
+            key: RingKey { handle, public },
+            padding: RsaPadding::default(),
+            not_after: None,
+        })
     }
 
-    /// Generates a key of `bits` (2048 to 4096) from `rng`.
-    pub fn generate<R: CryptoRng + ?Sized>(
+    /// A key pair already in `module`, its public key read from the module.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::Module`] if the module refuses or fails, and as [`new`](Self::new).
+    pub async fn from_module<M: SecurityModule>(
+        module: &M,
+        key_index: KeyIndex,
+        handle: KeyRef,
+    ) -> Result<Self, KeyError> {
+        let public = module.rsa_public_key(&handle).await?;
+        NewKey::new(key_index, handle, public)
+    }
+
+    /// Generates a key pair of `bits` (2048 to 4096) for `purpose` inside
+    /// `module` (RSA-2048 generation takes a while in software: do it ahead
+    /// of time).
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::Module`] if the module refuses or fails.
+    pub async fn generate<M: SecurityModule>(
+        module: &M,
         key_index: KeyIndex,
         bits: usize,
-        rng: &mut R,
+        purpose: KeyPurpose,
     ) -> Result<Self, KeyError> {
-        Ok(NewKey::new(key_index, RsaPrivateKey::generate(bits, rng)?))
+        let (handle, public) = module.generate_rsa(bits, purpose).await?;
+        NewKey::new(key_index, handle, public)
     }
 
     /// The padding devices use with this key (Mastercard Processing does not publish it).
@@ -95,12 +133,26 @@ impl NewKey {
         self
     }
 
-    /// What the key may be used for; [`RsaKeyRing::open_pin_block`] needs
-    /// [`KeyPurpose::PinEncryption`], the default.
-    pub fn with_purpose(mut self, purpose: KeyPurpose) -> Self {
-        self.purpose = purpose;
-        self
+    /// The key's handle.
+    pub fn key(&self) -> &KeyRef {
+        &self.key.handle
     }
+
+    /// The public key, as the ring will publish it.
+    pub fn public_key(&self) -> &RsaPublicKey {
+        &self.key.public
+    }
+}
+
+/// A key the ring let go: retired by a rotation with zero grace, or swept
+/// after its grace period. Its handle is reported once, so the caller can
+/// [`destroy`](SecurityModule::destroy) the private key in the module.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetiredKey {
+    /// The retired index.
+    pub key_index: KeyIndex,
+    /// The handle of its private key in the security module.
+    pub key: KeyRef,
 }
 
 /// What a rotation did.
@@ -112,6 +164,9 @@ pub struct Rotation {
     pub previous: Option<KeyIndex>,
     /// When the previous key stops decrypting (`Some` exactly when `previous` is).
     pub previous_until: Option<Timestamp>,
+    /// Keys this write retired (the previous key with a zero grace, and any
+    /// that lapsed meanwhile): destroy them in the module.
+    pub retired: Vec<RetiredKey>,
 }
 
 /// RSA key pairs under key indexes, with one active key, rotation with a
@@ -121,17 +176,19 @@ pub struct Rotation {
 /// - [`rotate`](Self::rotate) makes a new key active; the previous one
 ///   decrypts for a grace period (`DecryptOnly`), then is `Retired`. The
 ///   clock is read at every lookup, so retirement needs no timer;
-///   [`sweep`](Self::sweep) writes it down and drops the retired private keys.
-/// - [`open_pin_block`](Self::open_pin_block) opens a device's cryptogram
-///   under the index it names. A retired index fails with
+///   [`sweep`](Self::sweep) writes it down and hands back the retired
+///   handles, for the caller to destroy in the module.
+/// - [`live_key`](Self::live_key) names the key a device's cryptogram is
+///   under, by the index the device sent. A retired index fails with
 ///   [`KeyError::RetiredKeyIndex`], whose [`KeyError::is_refetch`] tells the
 ///   client to fetch the public key again; an index never issued fails with
 ///   [`KeyError::UnknownKeyIndex`].
 /// - [`export`](Self::export) and [`import`](Self::import) move the whole
 ///   ring under a [`Kek`].
 ///
-/// Storage is a [`KeyStore`] ([`MemoryKeyStore`] by default) and time a
-/// [`Clock`] ([`SystemClock`] by default). `RsaKeyRing` is `Send + Sync`:
+/// The ring holds handles and public keys; the private keys stay in a
+/// [`SecurityModule`]. Storage is a [`KeyStore`] ([`MemoryKeyStore`] by
+/// default) and time a [`Clock`] ([`SystemClock`] by default). `RsaKeyRing` is `Send + Sync`:
 /// share it behind an `Arc`.
 pub struct RsaKeyRing<S: KeyStore = MemoryKeyStore, C: Clock = SystemClock> {
     store: S,
@@ -159,8 +216,8 @@ impl<C: Clock> RsaKeyRing<MemoryKeyStore, C> {
 
     /// Rebuilds a ring in memory from an [`export`](Self::export).
     ///
-    /// Every key index, state, date, padding, purpose and private key comes
-    /// back as it was. A tampered or truncated export, or the wrong KEK,
+    /// Every key index, state, date, padding, purpose, key handle and public
+    /// key comes back as it was. A tampered or truncated export, or the wrong KEK,
     /// fails with [`KeyError::Import`] and builds nothing.
     pub fn import(export: &[u8], kek: &Kek, clock: C) -> Result<Self, KeyError> {
         RsaKeyRing::import_into(export, kek, MemoryKeyStore::new(), clock)
@@ -212,13 +269,17 @@ impl<S: KeyStore, C: Clock> RsaKeyRing<S, C> {
     /// the ring then refuses to open.
     ///
     /// ```
-    /// use pinset_envelope::{RsaPrivateKey, RsaPublicKey};
-    /// use pinset_keys::{KeyIndex, NewKey, PublicKeyForm, RsaKeyRing};
+    /// use pinset_envelope::RsaPublicKey;
+    /// use pinset_keys::{KeyIndex, KeyPurpose, NewKey, PublicKeyForm, RsaKeyRing};
+    /// use pinset_module::{SecurityModule, SoftwareModule};
     /// use std::time::Duration;
     ///
+    /// # pollster::block_on(async {
+    /// let module = SoftwareModule::new()?;
+    /// let der = pinset_envelope::RsaPrivateKey::from_pem(include_str!("../../../envelope/tests/data/rsa2048.pem"))?.to_pkcs8_der()?;
+    /// let handle = module.import_rsa_private(KeyPurpose::PinEncryption, &der).await?;
     /// let ring = RsaKeyRing::new();
-    /// let key = RsaPrivateKey::from_pem(include_str!("../../../envelope/tests/data/rsa2048.pem"))?;
-    /// ring.rotate(NewKey::new(KeyIndex::new("A1564386531162")?, key), Duration::ZERO)?;
+    /// ring.rotate(NewKey::from_module(&module, KeyIndex::new("A1564386531162")?, handle).await?, Duration::ZERO)?;
     ///
     /// let hex = ring.publish(PublicKeyForm::DerHex)?;
     /// assert_eq!(hex.key_index.as_str(), "A1564386531162");
@@ -226,6 +287,7 @@ impl<S: KeyStore, C: Clock> RsaKeyRing<S, C> {
     /// let body = ring.publish(PublicKeyForm::PemBody)?;
     /// assert_eq!(RsaPublicKey::from_base64(&body.public_rsa_key)?, RsaPublicKey::from_hex(&hex.public_rsa_key)?);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
     /// ```
     pub fn publish(&self, form: PublicKeyForm) -> Result<PublishedKey, KeyError> {
         self.publish_for(KeyPurpose::PinEncryption, form)
@@ -260,7 +322,7 @@ impl<S: KeyStore, C: Clock> RsaKeyRing<S, C> {
                 found: entry.purpose,
             });
         }
-        let key = match (entry.state_at(now), entry.private_key()) {
+        let key = match (entry.state_at(now), entry.live_key()) {
             (KeyState::Active, Some(key)) => key,
             (KeyState::Retired { since }, _) => {
                 return Err(KeyError::ActiveKeyExpired {
@@ -270,19 +332,19 @@ impl<S: KeyStore, C: Clock> RsaKeyRing<S, C> {
             }
             _ => return Err(KeyError::NoActiveKey),
         };
-        let public = key.public_key();
         Ok(PublishedKey {
             key_index: entry.key_index.clone(),
             public_rsa_key: match form {
-                PublicKeyForm::DerHex => public.to_hex(),
-                PublicKeyForm::PemBody => public.to_base64(),
+                PublicKeyForm::DerHex => key.public.to_hex(),
+                PublicKeyForm::PemBody => key.public.to_base64(),
             },
         })
     }
 
     /// Makes `new` the active key. The previous active key decrypts until
     /// now + `grace` (`DecryptOnly`), then is retired; with a zero grace it
-    /// is retired at once. On an empty ring this installs the first key.
+    /// is retired at once, and its handle comes back in
+    /// [`Rotation::retired`]. On an empty ring this installs the first key.
     ///
     /// # Errors
     ///
@@ -298,40 +360,51 @@ impl<S: KeyStore, C: Clock> RsaKeyRing<S, C> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use pinset_block::{Format, Pin};
-    /// use pinset_envelope::{RsaPadding, RsaPrivateKey};
-    /// use pinset_keys::{KeyIndex, ManualClock, NewKey, RsaKeyRing, Timestamp};
+    /// use pinset_block::{Format, Pan, Pin};
+    /// use pinset_envelope::RsaPadding;
+    /// use pinset_keys::{KeyIndex, KeyPurpose, ManualClock, NewKey, RsaKeyRing, Timestamp};
+    /// use pinset_module::{KeyAlgorithm, SecurityModule, SoftwareModule, TranslatePin};
     /// use rand_core::SeedableRng;
     ///
+    /// # pollster::block_on(async {
+    /// let module = SoftwareModule::new()?;
     /// let clock = ManualClock::new(Timestamp::from_unix_secs(1_700_000_000));
     /// let ring = RsaKeyRing::with_clock(clock.clone());
-    /// let old = RsaPrivateKey::from_pem(include_str!("../../../envelope/tests/data/rsa2048.pem"))?;
-    /// let new = RsaPrivateKey::from_pem(include_str!("../../../envelope/tests/data/rsa3072.pem"))?;
-    /// ring.rotate(NewKey::new(KeyIndex::new("K1")?, old.clone()), Duration::ZERO)?;
+    /// let old = NewKey::generate(&module, KeyIndex::new("K1")?, 2048, KeyPurpose::PinEncryption).await?;
+    /// let device_key = old.public_key().clone();
+    /// ring.rotate(old, Duration::ZERO)?;
     ///
     /// // A device sealed a block under K1 just before the rotation...
     /// let mut rng = chacha20::ChaCha20Rng::seed_from_u64(1);
-    /// let block = old.public_key().seal(Format::Iso1, &Pin::new("1234")?, None, RsaPadding::OaepSha256, &mut rng)?;
-    /// ring.rotate(NewKey::new(KeyIndex::new("K2")?, new), Duration::from_secs(600))?;
+    /// let block = device_key.seal(Format::Iso1, &Pin::new("1234")?, None, RsaPadding::OaepSha256, &mut rng)?;
+    /// let new = NewKey::generate(&module, KeyIndex::new("K2")?, 2048, KeyPurpose::PinEncryption).await?;
+    /// ring.rotate(new, Duration::from_secs(600))?;
     ///
     /// // ...it still opens during the grace period,
-    /// assert_eq!(ring.open_pin_block("K1", Format::Iso1, &block, None)?.expose_digits(), b"1234");
+    /// let zpk = module.import_symmetric(KeyAlgorithm::Tdes2, KeyPurpose::PinEncryption, &hex::decode("0123456789ABCDEFFEDCBA9876543210")?).await?;
+    /// let pan = Pan::new("5141576351968605")?;
+    /// let live = ring.live_key("K1")?;
+    /// let request = TranslatePin { source: live.pin_source(&block, Format::Iso1)?, destination: &zpk, format: Format::Iso0, pan: Some(&pan), policy: None };
+    /// assert_eq!(module.translate(&request).await?.as_bytes().len(), 8);
     /// // and afterwards the client is told to fetch the public key again.
     /// clock.advance(Duration::from_secs(600));
-    /// let err = ring.open_pin_block("K1", Format::Iso1, &block, None).unwrap_err();
-    /// assert!(err.is_refetch());
+    /// assert!(ring.live_key("K1").unwrap_err().is_refetch());
+    /// // A sweep hands back the retired handle, to destroy in the module.
+    /// for retired in ring.sweep()? {
+    ///     module.destroy(&retired.key).await?;
+    /// }
     /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
     /// ```
     pub fn rotate(&self, new: NewKey, grace: Duration) -> Result<Rotation, KeyError> {
         let NewKey {
             key_index,
             key,
             padding,
-            purpose,
             not_after,
         } = new;
-        let key = Arc::new(key);
-        self.write(|now, entries| {
+        let purpose = key.handle.purpose();
+        let (mut rotation, retired) = self.write(|now, entries| {
             if let Some(not_after) = not_after.filter(|na| *na <= now) {
                 return Err(KeyError::NewKeyExpired {
                     key_index: key_index.clone(),
@@ -345,6 +418,7 @@ impl<S: KeyStore, C: Clock> RsaKeyRing<S, C> {
                 active: key_index.clone(),
                 previous: None,
                 previous_until: None,
+                retired: Vec::new(),
             };
             for entry in entries.iter_mut() {
                 // An active key already past its not-after date is simply retired by `write`.
@@ -358,7 +432,7 @@ impl<S: KeyStore, C: Clock> RsaKeyRing<S, C> {
                     } else {
                         Lifecycle::DecryptOnly {
                             until,
-                            key: Arc::clone(old),
+                            key: old.clone(),
                         }
                     };
                     rotation.previous = Some(entry.key_index.clone());
@@ -367,78 +441,72 @@ impl<S: KeyStore, C: Clock> RsaKeyRing<S, C> {
             }
             entries.push(RingEntry {
                 key_index: key_index.clone(),
-                lifecycle: Lifecycle::Active(Arc::clone(&key)),
+                lifecycle: Lifecycle::Active(key.clone()),
                 created_at: now,
                 not_after,
                 padding,
                 purpose,
             });
             Ok(rotation)
-        })
-    }
-
-    /// [`rotate`](Self::rotate) to a freshly generated key of `bits` (2048 to
-    /// 4096) with the default settings. Generation takes a while.
-    pub fn rotate_generate<R: CryptoRng + ?Sized>(
-        &self,
-        key_index: KeyIndex,
-        bits: usize,
-        grace: Duration,
-        rng: &mut R,
-    ) -> Result<Rotation, KeyError> {
-        self.rotate(NewKey::generate(key_index, bits, rng)?, grace)
+        })?;
+        rotation.retired = retired;
+        Ok(rotation)
     }
 
     /// Writes down what the clock says: keys past their grace period or
-    /// not-after date become `Retired` and their private keys are dropped
-    /// (zeroized once no handle holds them). Returns the indexes it retired.
+    /// not-after date become `Retired` and drop their handles. Returns the
+    /// keys it retired, whose private keys the caller should now
+    /// [`destroy`](SecurityModule::destroy) in the module.
     ///
     /// Lookups already treat such keys as retired; sweeping only stores it
-    /// and frees the key material.
-    pub fn sweep(&self) -> Result<Vec<KeyIndex>, KeyError> {
-        // `write` settles every entry; name the ones it is about to retire.
-        self.write(|now, entries| {
-            Ok(entries
-                .iter()
-                .filter(|e| e.private_key().is_some())
-                .filter(|e| matches!(e.state_at(now), KeyState::Retired { .. }))
-                .map(|e| e.key_index.clone())
-                .collect())
-        })
+    /// and lets go of the handles.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::Store`] if the store fails or keeps conflicting.
+    pub fn sweep(&self) -> Result<Vec<RetiredKey>, KeyError> {
+        // `write` settles every entry and reports what it retired.
+        Ok(self.write(|_, _| Ok(()))?.1)
     }
 
-    /// The live key under `key_index` (as the client sent it), ready to
-    /// decrypt with its padding.
+    /// The live key under `key_index` (as the client sent it): its handle
+    /// and padding, ready for the security module.
     ///
-    /// Fails with [`KeyError::UnknownKeyIndex`] for an index never issued,
+    /// # Errors
+    ///
+    /// [`KeyError::UnknownKeyIndex`] for an index never issued,
     /// [`KeyError::RetiredKeyIndex`] for one past its grace period or
-    /// not-after date, and [`KeyError::InvalidId`] for text that is no index.
+    /// not-after date (answer the client with the refetch hint,
+    /// [`KeyError::is_refetch`]), and [`KeyError::InvalidId`] for text that
+    /// is no index.
     ///
     /// ```
     /// use std::time::Duration;
-    /// use pinset_envelope::{rsa, RsaPrivateKey};
-    /// use pinset_keys::{KeyError, KeyIndex, NewKey, RsaKeyRing};
+    /// use pinset_keys::{KeyError, KeyIndex, KeyPurpose, NewKey, RsaKeyRing};
+    /// use pinset_module::SoftwareModule;
     ///
+    /// # pollster::block_on(async {
+    /// let module = SoftwareModule::new()?;
     /// let ring = RsaKeyRing::new();
-    /// let key = RsaPrivateKey::from_pem(include_str!("../../../envelope/tests/data/rsa2048.pem"))?;
-    /// ring.rotate(NewKey::new(KeyIndex::new("K1")?, key), Duration::ZERO)?;
-    /// let decryptor = ring.decryptor("K1")?; // implements rsa::RsaDecryptor
-    /// assert_eq!(rsa::RsaDecryptor::public_key(&decryptor).bits(), 2048);
-    /// assert!(matches!(ring.decryptor("K9"), Err(KeyError::UnknownKeyIndex(_))));
+    /// ring.rotate(NewKey::generate(&module, KeyIndex::new("K1")?, 2048, KeyPurpose::PinEncryption).await?, Duration::ZERO)?;
+    /// let live = ring.live_key("K1")?;
+    /// assert_eq!(live.key_index().as_str(), "K1");
+    /// assert!(matches!(ring.live_key("K9"), Err(KeyError::UnknownKeyIndex(_))));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
     /// ```
-    pub fn decryptor(&self, key_index: &str) -> Result<RingDecryptor, KeyError> {
+    pub fn live_key(&self, key_index: &str) -> Result<LiveKey, KeyError> {
         let key_index = KeyIndex::new(key_index)?;
         let Some(entry) = self.store.get(&key_index)? else {
             return Err(KeyError::UnknownKeyIndex(key_index));
         };
-        match (entry.state_at(self.clock.now()), entry.private_key()) {
+        match (entry.state_at(self.clock.now()), entry.live_key()) {
             (KeyState::Retired { since }, _) => Err(KeyError::RetiredKeyIndex { key_index, since }),
-            (_, Some(key)) => Ok(RingDecryptor {
+            (_, Some(key)) => Ok(LiveKey {
                 key_index,
                 padding: entry.padding,
                 purpose: entry.purpose,
-                key: Arc::clone(key),
+                key: key.handle.clone(),
             }),
             // A live state always holds a key (`Lifecycle` has no other shape).
             (_, None) => Err(KeyError::RetiredKeyIndex {
@@ -448,84 +516,53 @@ impl<S: KeyStore, C: Clock> RsaKeyRing<S, C> {
         }
     }
 
-    /// Opens a device's RSA cryptogram under the key named by the `Key-Index`
-    /// header, and decodes the PIN block inside as `format` (1 in both seed flows).
+    /// Serializes the whole ring (every index, state, date, padding,
+    /// purpose, key handle and public key) and wraps it under `kek` with AES
+    /// key wrap with padding (RFC 5649), which keeps it whole: an export
+    /// holds no private key.
     ///
-    /// Errors are detailed for the log. Answer a client with the refetch
-    /// hint when [`KeyError::is_refetch`] holds, and with
-    /// [`KeyError::outward`] otherwise.
+    /// # Errors
     ///
-    /// ```
-    /// use std::time::Duration;
-    /// use pinset_block::{Format, Pin};
-    /// use pinset_envelope::{RsaPadding, RsaPrivateKey, RsaPublicKey};
-    /// use pinset_keys::{KeyIndex, NewKey, PublicKeyForm, RsaKeyRing};
-    /// use rand_core::SeedableRng;
-    ///
-    /// let ring = RsaKeyRing::new();
-    /// let key = RsaPrivateKey::from_pem(include_str!("../../../envelope/tests/data/rsa2048.pem"))?;
-    /// ring.rotate(NewKey::new(KeyIndex::new("A1564386531162")?, key), Duration::ZERO)?;
-    /// let published = ring.publish(PublicKeyForm::DerHex)?;
-    ///
-    /// let device_key = RsaPublicKey::from_hex(&published.public_rsa_key)?;
-    /// let mut rng = chacha20::ChaCha20Rng::seed_from_u64(1);
-    /// let cryptogram = device_key.seal(Format::Iso1, &Pin::new("7580")?, None, RsaPadding::OaepSha256, &mut rng)?;
-    ///
-    /// let pin = ring.open_pin_block(published.key_index.as_str(), Format::Iso1, &cryptogram, None)?;
-    /// assert_eq!(pin.expose_digits(), b"7580");
-    /// let err = ring.open_pin_block("A1564386531162", Format::Iso1, &cryptogram[1..], None).unwrap_err();
-    /// assert_eq!(err.outward().to_string(), "the PIN block could not be decrypted or is not a valid PIN block");
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn open_pin_block(
-        &self,
-        key_index: &str,
-        format: Format,
-        cryptogram: &[u8],
-        pan: Option<&Pan>,
-    ) -> Result<Pin, KeyError> {
-        self.decryptor(key_index)?
-            .open_pin_block(format, cryptogram, pan)
-    }
-
-    /// Serializes the whole ring (every index, state, date, padding, purpose
-    /// and PKCS#8 private key) and wraps it under `kek` with AES key wrap with
-    /// padding (RFC 5649). The clear serialization lives only in zeroizing memory.
+    /// [`KeyError::Store`] if the store cannot be read.
     ///
     /// ```
     /// use std::time::Duration;
-    /// use pinset_envelope::RsaPrivateKey;
-    /// use pinset_keys::{Kek, KeyIndex, NewKey, PublicKeyForm, RsaKeyRing, SystemClock};
+    /// use pinset_keys::{Kek, KeyIndex, KeyPurpose, NewKey, PublicKeyForm, RsaKeyRing, SystemClock};
+    /// use pinset_module::SoftwareModule;
     ///
+    /// # pollster::block_on(async {
+    /// let module = SoftwareModule::new()?;
     /// let ring = RsaKeyRing::new();
-    /// let key = RsaPrivateKey::from_pem(include_str!("../../../envelope/tests/data/rsa2048.pem"))?;
-    /// ring.rotate(NewKey::new(KeyIndex::new("K1")?, key), Duration::ZERO)?;
+    /// ring.rotate(NewKey::generate(&module, KeyIndex::new("K1")?, 2048, KeyPurpose::PinEncryption).await?, Duration::ZERO)?;
     ///
     /// let kek = Kek::new(&[0x42; 32])?;
     /// let export = ring.export(&kek)?;
     /// let restored = RsaKeyRing::import(&export, &kek, SystemClock)?;
     /// assert_eq!(restored.publish(PublicKeyForm::DerHex)?, ring.publish(PublicKeyForm::DerHex)?);
+    /// assert_eq!(restored.live_key("K1")?.key(), ring.live_key("K1")?.key());
     /// assert!(RsaKeyRing::import(&export[..export.len() - 1], &kek, SystemClock).is_err());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
     /// ```
     pub fn export(&self, kek: &Kek) -> Result<Vec<u8>, KeyError> {
         let entries = self.store.snapshot()?.entries;
         let mut body = SecretWriter::new();
         body.count(entries.len());
         for entry in &entries {
-            codec::encode_entry(&mut body, entry)?;
+            codec::encode_entry(&mut body, entry);
         }
         snapshot::seal(Kind::RsaRing, kek, body)
     }
 
     /// Reads the ring, lets `edit` change it, settles every entry against
-    /// the clock (lapsed keys become retired and drop their private keys),
-    /// and writes it back in one compare-and-swap if anything changed,
-    /// retrying from a fresh read on conflict. `edit` may refuse.
+    /// the clock (lapsed keys become retired and drop their handles), and
+    /// writes it back in one compare-and-swap if anything changed, retrying
+    /// from a fresh read on conflict. `edit` may refuse. Returns what `edit`
+    /// returned and the keys the write retired.
     fn write<T>(
         &self,
         mut edit: impl FnMut(Timestamp, &mut Vec<RingEntry>) -> Result<T, KeyError>,
-    ) -> Result<T, KeyError> {
+    ) -> Result<(T, Vec<RetiredKey>), KeyError> {
         let mut conflict = StoreError::Conflict {
             expected: 0,
             found: 0,
@@ -542,10 +579,25 @@ impl<S: KeyStore, C: Clock> RsaKeyRing<S, C> {
                     .zip(&snapshot.entries)
                     .all(|(a, b)| a.state() == b.state());
             if unchanged {
-                return Ok(result);
+                return Ok((result, Vec::new()));
             }
+            // Entries are only appended, so the old ones keep their places.
+            let retired = snapshot
+                .entries
+                .iter()
+                .zip(&entries)
+                .filter_map(
+                    |(before, after)| match (before.live_key(), after.live_key()) {
+                        (Some(key), None) => Some(RetiredKey {
+                            key_index: before.key_index.clone(),
+                            key: key.handle.clone(),
+                        }),
+                        _ => None,
+                    },
+                )
+                .collect();
             match self.store.compare_and_swap(snapshot.generation, entries) {
-                Ok(_) => return Ok(result),
+                Ok(_) => return Ok((result, retired)),
                 Err(e @ StoreError::Conflict { .. }) => conflict = e,
                 Err(e) => return Err(e.into()),
             }

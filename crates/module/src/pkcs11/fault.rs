@@ -92,6 +92,25 @@ pub(super) fn rsa_refused_input(e: &Error) -> bool {
     }
 }
 
+/// Whether a failed C_UnwrapKey is the wrapped key's fault: SoftHSM (on
+/// OpenSSL) answers a failed RFC 5649 integrity check with
+/// CKR_GENERAL_ERROR, other tokens with CKR_WRAPPED_KEY_INVALID or
+/// CKR_ENCRYPTED_DATA_INVALID.
+pub(super) fn unwrap_refused_input(e: &Error) -> bool {
+    match e {
+        Error::Pkcs11(
+            RvError::GeneralError
+            | RvError::FunctionFailed
+            | RvError::WrappedKeyInvalid
+            | RvError::WrappedKeyLenRange
+            | RvError::EncryptedDataInvalid
+            | RvError::EncryptedDataLenRange,
+            Function::UnwrapKey,
+        ) => true,
+        _ => classify(e) == Fault::Other,
+    }
+}
+
 fn sets_up_mechanism(function: Function) -> bool {
     matches!(
         function,

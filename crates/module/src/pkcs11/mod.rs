@@ -111,6 +111,9 @@ struct Entry {
     object: ObjectHandle,
     /// The pool generation of a session object; `None` for a token object.
     generation: Option<u64>,
+    /// The pool generation `object` was had in. A token object's handle
+    /// from before a logout is looked up again by label.
+    seen: u64,
     public: Option<RsaPublicKey>,
 }
 
@@ -218,8 +221,9 @@ impl Pkcs11Module {
                 self.forget(handle.id());
                 return Err(ModuleError::UnknownKey(handle.id().to_owned()));
             }
-            Some(entry) => entry,
-            None => {
+            // A token object outlives a logout, but its handle may not.
+            Some(entry) if entry.seen == self.pool.generation() => entry,
+            _ => {
                 let entry = self.load(handle.id(), handle.algorithm(), handle.purpose())?;
                 self.remember(entry.clone())?;
                 entry
@@ -333,6 +337,7 @@ impl Pkcs11Module {
             handle: KeyRef::new(label, algorithm, purpose, check),
             object,
             generation: None,
+            seen: self.pool.generation(),
             public,
         })
     }

@@ -13,6 +13,35 @@ use crate::{
     KeyAlgorithm, KeyCheck, KeyPurpose, KeyRef, ModuleError, SecurityModule, TranslatePin,
 };
 
+impl Pkcs11Module {
+    /// The RSA public key of an object that carries CKA_MODULUS and
+    /// CKA_PUBLIC_EXPONENT (a public key, or a private key, where those
+    /// stay readable however sensitive it is).
+    fn read_public(
+        &self,
+        object: cryptoki::object::ObjectHandle,
+    ) -> Result<RsaPublicKey, ModuleError> {
+        let attributes = self
+            .pool
+            .with_session(|s| {
+                s.get_attributes(
+                    object,
+                    &[AttributeType::Modulus, AttributeType::PublicExponent],
+                )
+            })?
+            .map_err(|e| unavailable(&e))?;
+        let (mut modulus, mut exponent) = (Vec::new(), Vec::new());
+        for attribute in attributes {
+            match attribute {
+                Attribute::Modulus(n) => modulus = n,
+                Attribute::PublicExponent(e) => exponent = e,
+                _ => {}
+            }
+        }
+        rsa_der::public_key(&modulus, &exponent).map_err(|_| malformed("RSA public key"))
+    }
+}
+
 impl SecurityModule for Pkcs11Module {
     fn name(&self) -> &'static str {
         NAME
@@ -65,6 +94,7 @@ impl SecurityModule for Pkcs11Module {
             handle: KeyRef::new(label, algorithm, purpose, KeyCheck::Kcv(kcv)),
             object,
             generation: (!self.token_objects).then_some(generation),
+            seen: generation,
             public: None,
         })
     }
@@ -86,7 +116,88 @@ impl SecurityModule for Pkcs11Module {
             handle: KeyRef::new(label, algorithm, purpose, check),
             object,
             generation: (!self.token_objects).then_some(generation),
+            seen: generation,
             public: Some(public),
+        })
+    }
+
+    /// C_UnwrapKey with `CKM_AES_KEY_WRAP_PAD` under the key-encryption
+    /// key, into a sensitive, non-extractable object: the clear key never
+    /// exists in the host. A symmetric key's KCV is then computed in the
+    /// token; an RSA key's public half is read from the private object.
+    async fn import_wrapped(
+        &self,
+        kek: &KeyRef,
+        algorithm: KeyAlgorithm,
+        purpose: KeyPurpose,
+        wrapped: &[u8],
+    ) -> Result<KeyRef, ModuleError> {
+        kek.require_purpose(KeyPurpose::KeyEncryption)?;
+        if !kek.algorithm().is_aes() {
+            return Err(ModuleError::WrongAlgorithm {
+                algorithm: kek.algorithm(),
+                what: "wrap keys (AES key-encryption keys only)",
+            });
+        }
+        let unwrapping = self.entry(kek)?;
+        let label = self.new_label()?;
+        let template = template::secret_key(algorithm, purpose, &label, self.token_objects);
+        let (object, generation) = self
+            .pool
+            .with_keeper(|s| {
+                s.unwrap_key(
+                    &Mechanism::AesKeyWrapPad,
+                    unwrapping.object,
+                    wrapped,
+                    template.as_slice(),
+                )
+                .map(|object| (object, self.pool.generation()))
+            })?
+            .map_err(|e| {
+                if fault::unwrap_refused_input(&e) {
+                    ModuleError::WrappedKeyIntegrity
+                } else {
+                    self.failed(&e, kek, "unwrapping keys with AES key wrap with padding")
+                }
+            })?;
+        let check = match algorithm {
+            KeyAlgorithm::Rsa { .. } => self.read_public(object).and_then(|public| {
+                if Some(public.bits()) == algorithm.rsa_bits() {
+                    rsa_handle_parts(&public).map(|(_, check)| (check, Some(public)))
+                } else {
+                    Err(ModuleError::KeyMaterial(Error::RsaKeySize {
+                        bits: public.bits(),
+                    }))
+                }
+            }),
+            _ if purpose == KeyPurpose::KeyEncryption => Err(ModuleError::Unsupported {
+                module: NAME,
+                what: "checking an unwrapped key-encryption key (it may not encrypt a KCV)",
+            }),
+            _ => self
+                .pool
+                .with_session(|s| cipher::kcv(s, object, algorithm))
+                .and_then(|r| r.map_err(|e| unavailable(&e)))
+                .map(|kcv| (KeyCheck::Kcv(kcv), None)),
+        };
+        let (check, public) = check.inspect_err(|_| self.discard(object))?;
+        self.remember(Entry {
+            handle: KeyRef::new(label, algorithm, purpose, check),
+            object,
+            generation: (!self.token_objects).then_some(generation),
+            seen: generation,
+            public,
+        })
+    }
+
+    /// Refused: this backend creates every key sensitive and
+    /// non-extractable, so no key leaves the token, wrapped or not.
+    async fn export_wrapped(&self, key: &KeyRef, kek: &KeyRef) -> Result<Vec<u8>, ModuleError> {
+        self.entry(key)?;
+        self.entry(kek)?;
+        Err(ModuleError::Unsupported {
+            module: NAME,
+            what: "exporting keys (every key it creates is non-extractable)",
         })
     }
 
@@ -128,33 +239,17 @@ impl SecurityModule for Pkcs11Module {
                 .map(|(public, private)| (public, private, self.pool.generation()))
             })?
             .map_err(|e| fault::operation(&e, None, "generating RSA key pairs of this size"))?;
-        let read = self.pool.with_session(|s| {
-            s.get_attributes(
-                public_object,
-                &[AttributeType::Modulus, AttributeType::PublicExponent],
-            )
-        });
+        let read = self.read_public(public_object);
         self.discard(public_object);
-        let attributes = match read.and_then(|r| r.map_err(|e| unavailable(&e))) {
-            Ok(attributes) => attributes,
+        let public = match read {
+            Ok(public) if public.bits() == bits => public,
+            Ok(_) => {
+                self.discard(object);
+                return Err(malformed("RSA public key"));
+            }
             Err(e) => {
                 self.discard(object);
                 return Err(e);
-            }
-        };
-        let (mut modulus, mut exponent) = (Vec::new(), Vec::new());
-        for attribute in attributes {
-            match attribute {
-                Attribute::Modulus(n) => modulus = n,
-                Attribute::PublicExponent(e) => exponent = e,
-                _ => {}
-            }
-        }
-        let public = match rsa_der::public_key(&modulus, &exponent) {
-            Ok(public) if public.bits() == bits => public,
-            _ => {
-                self.discard(object);
-                return Err(malformed("RSA public key"));
             }
         };
         let (algorithm, check) = rsa_handle_parts(&public)?;
@@ -162,6 +257,7 @@ impl SecurityModule for Pkcs11Module {
             handle: KeyRef::new(label, algorithm, purpose, check),
             object,
             generation: (!self.token_objects).then_some(generation),
+            seen: generation,
             public: Some(public.clone()),
         })?;
         Ok((handle, public))
@@ -248,6 +344,7 @@ impl SecurityModule for Pkcs11Module {
             ),
             object: tzpk,
             generation: Some(generation),
+            seen: generation,
             public: None,
         })?;
         Ok((handle, wrapped))

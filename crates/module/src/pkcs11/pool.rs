@@ -94,6 +94,35 @@ impl SessionPool {
         }
     }
 
+    /// What a failure on `session` means. A token logged out elsewhere
+    /// hides its private objects, so it answers an invalid handle, not
+    /// CKR_USER_NOT_LOGGED_IN: a handle failure on a session that is no
+    /// longer logged in is read as the logout it is, so it is retried
+    /// (`Unavailable`) rather than taken for an unknown key.
+    fn explain(&self, session: &Session, e: Error) -> Error {
+        let Error::Pkcs11(
+            RvError::KeyHandleInvalid
+            | RvError::ObjectHandleInvalid
+            | RvError::WrappingKeyHandleInvalid
+            | RvError::UnwrappingKeyHandleInvalid,
+            function,
+        ) = e
+        else {
+            return e;
+        };
+        let logged_in = session.get_session_info().is_ok_and(|info| {
+            matches!(
+                info.session_state(),
+                SessionState::RwUser | SessionState::RoUser
+            )
+        });
+        if logged_in {
+            e
+        } else {
+            Error::Pkcs11(RvError::UserNotLoggedIn, function)
+        }
+    }
+
     /// Notes what a failure says about the token's state.
     fn note(&self, e: &Error) {
         if rv(e) == Some(RvError::UserNotLoggedIn) {
@@ -120,7 +149,7 @@ impl SessionPool {
             }
             None => self.new_session()?,
         };
-        let result = op(&session);
+        let result = op(&session).map_err(|e| self.explain(&session, e));
         match &result {
             Ok(_) => {
                 let mut idle = self.idle.lock().map_err(poisoned)?;
@@ -151,7 +180,7 @@ impl SessionPool {
         let Some(session) = keeper.as_ref() else {
             return Err(unavailable_because("no keeper session"));
         };
-        let result = op(session);
+        let result = op(session).map_err(|e| self.explain(session, e));
         if let Err(e) = &result {
             self.note(e);
             if matches!(

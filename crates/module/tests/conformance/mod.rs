@@ -10,6 +10,9 @@
 //! - RSA: the OpenSSL 3.0.19 key `crates/envelope/tests/data/rsa2048_pkcs8.der`.
 //! - The device side (sealing, unwrapping) is `pinset-envelope`, which is
 //!   itself checked against OpenSSL, psec and pyca/cryptography.
+//! - Wrapped keys are wrapped and unwrapped on the host side by RustCrypto's
+//!   `aes-kw`, an implementation independent of every backend's (OpenSSL's
+//!   in SoftHSM), tested by its authors against RFC 5649 §6.
 #![allow(dead_code)] // each backend's test file uses what its backend supports
 
 use pinset_block::{Format, Pan, Pin};
@@ -42,6 +45,9 @@ pub struct Supports {
     pub aes: bool,
     /// The padding it wraps tzpks with (Enfuce's is OAEP-SHA-256).
     pub tzpk_padding: RsaPadding,
+    /// Whether its keys can leave it wrapped; if not, `export_wrapped`
+    /// must answer `Unsupported`.
+    pub export_wrapped: bool,
 }
 
 fn unhex(s: &str) -> Vec<u8> {
@@ -84,6 +90,7 @@ pub async fn run<M: SecurityModule>(m: &M, supports: Supports) {
     policy_is_checked_inside(m).await;
     refusals_come_before_deciphering(m).await;
     destroy_forgets(m).await;
+    wrapped_keys(m, supports).await;
     if supports.rsa_generation {
         rsa_generation(m).await;
     }
@@ -585,4 +592,148 @@ async fn rsa_generation<M: SecurityModule>(m: &M) {
         m.generate_rsa(1024, KeyPurpose::PinEncryption).await,
         Err(ModuleError::KeyMaterial(_))
     ));
+}
+
+/// A KEK for the wrapped-key checks: this suite's own choice.
+pub const KEK_AES256: &str = "000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F";
+
+/// AES key wrap with padding (RFC 5649) on the host, by `aes-kw`.
+fn host_kwp(kek: &[u8], input: &[u8], wrap: bool) -> Vec<u8> {
+    use aes_kw::{KeyInit, KwpAes256};
+    let kwp = KwpAes256::new_from_slice(kek).unwrap();
+    let mut out = vec![0u8; input.len() + 16];
+    let len = if wrap {
+        kwp.wrap_key(input, &mut out).unwrap().len()
+    } else {
+        kwp.unwrap_key(input, &mut out).unwrap().len()
+    };
+    out.truncate(len);
+    out
+}
+
+/// Keys arrive wrapped under a key-encryption key: imported, they carry the
+/// check value of the key inside and work; altered, they are refused; a PIN
+/// key cannot act as a KEK. Exports round-trip where the backend allows them.
+async fn wrapped_keys<M: SecurityModule>(m: &M, supports: Supports) {
+    let kek_bytes = unhex(KEK_AES256);
+    let kek = m
+        .import_symmetric(KeyAlgorithm::Aes256, KeyPurpose::KeyEncryption, &kek_bytes)
+        .await
+        .unwrap();
+
+    // A 3-key ZPK wrapped on the host comes in with the sandbox KCV and translates.
+    let wrapped_zpk = host_kwp(&kek_bytes, &unhex(TDES3_ZPK), true);
+    let zpk = m
+        .import_wrapped(
+            &kek,
+            KeyAlgorithm::Tdes3,
+            KeyPurpose::PinEncryption,
+            &wrapped_zpk,
+        )
+        .await
+        .unwrap();
+    assert_eq!(zpk.check().to_string(), "KCV F3BF3A");
+    let tdes = import(m, KeyAlgorithm::Tdes2, TDES2).await;
+    let block = clear_tdes(TDES2)
+        .seal(Format::Iso1, &pin("7580"), None, &mut rng(11))
+        .unwrap();
+    let out = m
+        .translate(&TranslatePin {
+            source: PinSource::Symmetric {
+                key: &tdes,
+                format: Format::Iso1,
+                block: block.as_bytes(),
+            },
+            destination: &zpk,
+            format: Format::Iso0,
+            pan: Some(&pan()),
+            policy: None,
+        })
+        .await
+        .unwrap();
+    let opened = clear_tdes(TDES3_ZPK)
+        .open(Format::Iso0, out.as_bytes(), Some(&pan()))
+        .unwrap();
+    assert_eq!(opened.expose_digits(), b"7580");
+
+    // One flipped bit anywhere: the unwrap's integrity check refuses it.
+    let mut altered = wrapped_zpk.clone();
+    altered[5] ^= 0x01;
+    let e = m
+        .import_wrapped(
+            &kek,
+            KeyAlgorithm::Tdes3,
+            KeyPurpose::PinEncryption,
+            &altered,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ModuleError::WrappedKeyIntegrity), "{e:?}");
+    assert_eq!(e.class(), ErrorClass::Refused);
+
+    // A PIN key is no KEK, whatever its algorithm.
+    let e = m
+        .import_wrapped(
+            &zpk,
+            KeyAlgorithm::Tdes3,
+            KeyPurpose::PinEncryption,
+            &wrapped_zpk,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ModuleError::WrongPurpose { .. }), "{e:?}");
+
+    // An RSA private key wrapped as PKCS#8 comes in under its own fingerprint.
+    let wrapped_rsa = host_kwp(&kek_bytes, RSA2048_PKCS8, true);
+    let rsa_key = m
+        .import_wrapped(
+            &kek,
+            KeyAlgorithm::Rsa { bits: 2048 },
+            KeyPurpose::PinEncryption,
+            &wrapped_rsa,
+        )
+        .await
+        .unwrap();
+    let public = RsaPrivateKey::from_der(RSA2048_PKCS8).unwrap().public_key();
+    assert_eq!(
+        rsa_key.check(),
+        KeyCheck::Fingerprint(public.fingerprint_bytes())
+    );
+    assert_eq!(m.rsa_public_key(&rsa_key).await.unwrap(), public);
+    let e = m
+        .import_wrapped(
+            &kek,
+            KeyAlgorithm::Rsa { bits: 3072 },
+            KeyPurpose::PinEncryption,
+            &wrapped_rsa,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ModuleError::KeyMaterial(_)), "{e:?}");
+
+    let exported = m.export_wrapped(&zpk, &kek).await;
+    if supports.export_wrapped {
+        // The host unwraps exactly the key, and the module reads its own export.
+        let exported = exported.unwrap();
+        assert_eq!(host_kwp(&kek_bytes, &exported, false), unhex(TDES3_ZPK));
+        let again = m
+            .import_wrapped(
+                &kek,
+                KeyAlgorithm::Tdes3,
+                KeyPurpose::PinEncryption,
+                &exported,
+            )
+            .await
+            .unwrap();
+        assert_eq!(again.check(), zpk.check());
+        let rsa_export = m.export_wrapped(&rsa_key, &kek).await.unwrap();
+        let der = host_kwp(&kek_bytes, &rsa_export, false);
+        assert_eq!(
+            RsaPrivateKey::from_der(&der).unwrap().public_key(),
+            public,
+            "the export is the same RSA key"
+        );
+    } else {
+        assert_eq!(exported.unwrap_err().class(), ErrorClass::Unsupported);
+    }
 }
