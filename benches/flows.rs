@@ -27,6 +27,9 @@
 //!   sealed once, outside the timed loop (sealing is the device's work), and
 //!   the flows' replay window is zero, so every iteration sends the same
 //!   request. Filter with `cargo bench --bench flows -- mastercard`.
+//! - `mastercard_set_pin_softhsm`: the same flow with its keys in a SoftHSM2
+//!   token (RSA-OAEP-SHA-1: SoftHSM 2.6 has no OAEP-SHA-256), beside the
+//!   software module on OAEP-SHA-1. Only when `PINSET_PKCS11_*` name a token.
 //! - `enfuce_set_pin/issue_tzpk_set`: issuer side of one Enfuce set PIN
 //!   (`issue_control`, `get_tzpk`, `set_pin`) on the software module; the
 //!   device's unwrap and TDES encryption between them are not timed.
@@ -90,7 +93,7 @@ fn issuer<M: SecurityModule>(module: M) -> Issuer<MemoryCms, M> {
 
 /// A ring whose active key under [`KEY_INDEX`] is the fixture key, imported
 /// into `module` for PIN encryption.
-fn ring<M: SecurityModule>(module: &M) -> RsaKeyRing {
+fn ring<M: SecurityModule>(module: &M, padding: RsaPadding) -> RsaKeyRing {
     let der = RsaPrivateKey::from_pem(RSA2048_PEM)
         .unwrap()
         .to_pkcs8_der()
@@ -103,6 +106,7 @@ fn ring<M: SecurityModule>(module: &M) -> RsaKeyRing {
         NewKey::from_module(module, KeyIndex::new(KEY_INDEX).unwrap(), handle)
             .await
             .unwrap()
+            .with_padding(padding)
     });
     let ring = RsaKeyRing::new();
     ring.rotate(new, Duration::ZERO).unwrap();
@@ -112,7 +116,7 @@ fn ring<M: SecurityModule>(module: &M) -> RsaKeyRing {
 fn keys(c: &mut Criterion) {
     let mut rng = ChaCha20Rng::seed_from_u64(1);
     let module = SoftwareModule::with_rng_seed([1; 32]);
-    let ring = ring(&module);
+    let ring = ring(&module, RsaPadding::OaepSha256);
     let mut g = c.benchmark_group("keys");
     g.bench_function("ring_lookup", |b| {
         b.iter(|| black_box(ring.live_key(black_box(KEY_INDEX)).unwrap()))
@@ -141,9 +145,67 @@ fn keys(c: &mut Criterion) {
 
 /// The Mastercard flow on `module`, replay window zero: the same request may
 /// be sent again and again.
-fn mastercard_flow(module: SoftwareModule) -> MastercardPanless<MemoryCms> {
-    let ring = ring(&module);
+fn mastercard_flow<M: SecurityModule>(
+    module: M,
+    padding: RsaPadding,
+) -> MastercardPanless<MemoryCms, pinset::keys::MemoryKeyStore, pinset::keys::SystemClock, M> {
+    let ring = ring(&module, padding);
     MastercardPanless::new(issuer(module), ring).with_replay_window(Duration::ZERO)
+}
+
+/// One set PIN with a pre-sealed body; it must answer 204.
+fn set_pin_once<M: SecurityModule>(
+    mp: &MastercardPanless<MemoryCms, pinset::keys::MemoryKeyStore, pinset::keys::SystemClock, M>,
+    body: &SetPinRequest,
+) -> u16 {
+    pollster::block_on(mp.set_pin(CONTRACT, Some(KEY_INDEX), black_box(body)))
+        .unwrap()
+        .http_status
+}
+
+/// `mastercard_set_pin_softhsm`: the same flow with its keys in a SoftHSM2
+/// token, OAEP-SHA-1 (SoftHSM 2.6 has no OAEP-SHA-256), next to the
+/// software module on the same padding. Runs when `PINSET_PKCS11_*` name a
+/// token (`eval "$(bash tests/softhsm/setup.sh)"`); otherwise says so.
+fn mastercard_softhsm(c: &mut Criterion) {
+    let Some(config) = pinset::module::Pkcs11Config::from_env() else {
+        eprintln!("mastercard_set_pin_softhsm: no PKCS#11 token in the environment, skipped");
+        return;
+    };
+    let padding = RsaPadding::OaepSha1;
+    let cryptogram = RsaPrivateKey::from_pem(RSA2048_PEM)
+        .unwrap()
+        .public_key()
+        .seal(
+            Format::Iso1,
+            &Pin::new("7580").unwrap(),
+            None,
+            padding,
+            &mut ChaCha20Rng::seed_from_u64(3),
+        )
+        .unwrap();
+    let body = SetPinRequest {
+        new_pin_block: hex::encode_upper(&cryptogram),
+        card_expiry_date: "2812".into(),
+        card_sequence_number: None,
+    };
+    let token = mastercard_flow(
+        pinset::module::Pkcs11Module::open(&config).unwrap(),
+        padding,
+    );
+    let software = mastercard_flow(SoftwareModule::new().unwrap(), padding);
+    assert_eq!(set_pin_once(&token, &body), 204);
+    assert_eq!(set_pin_once(&software, &body), 204);
+    let mut g = c.benchmark_group("mastercard_set_pin_softhsm");
+    g.bench_function("flow_softhsm_oaep_sha1", |b| {
+        b.iter(|| set_pin_once(&token, &body))
+    });
+    token.issuer().cms().take_emv_scripts();
+    g.bench_function("flow_software_oaep_sha1", |b| {
+        b.iter(|| set_pin_once(&software, &body))
+    });
+    software.issuer().cms().take_emv_scripts();
+    g.finish();
 }
 
 fn mastercard(c: &mut Criterion) {
@@ -169,11 +231,11 @@ fn mastercard(c: &mut Criterion) {
     let flows = [
         (
             "flow_software",
-            mastercard_flow(SoftwareModule::new().unwrap()),
+            mastercard_flow(SoftwareModule::new().unwrap(), padding),
         ),
         (
             "flow_aws_lc",
-            mastercard_flow(SoftwareModule::new_aws_lc().unwrap()),
+            mastercard_flow(SoftwareModule::new_aws_lc().unwrap(), padding),
         ),
     ];
     let set_pin = |mp: &MastercardPanless<MemoryCms>| {
@@ -277,6 +339,6 @@ criterion_group! {
         .sample_size(30)
         .warm_up_time(Duration::from_secs(2))
         .measurement_time(Duration::from_secs(6));
-    targets = keys, mastercard, enfuce
+    targets = keys, mastercard, mastercard_softhsm, enfuce
 }
 criterion_main!(benches);

@@ -3,9 +3,9 @@
 //!
 //! the device draws an AES-256 session key, wraps it under the issuer's RSA
 //! key (OAEP SHA-256), and sends an ISO 9564-1 format 4 block enciphered
-//! under it. The issuer unwraps the session key, has its security module
-//! translate format 4 to format 0 under the zone PIN key, and stores the
-//! block in the CMS.
+//! under it. The issuer's security module unwraps the session key into
+//! itself and translates format 4 to format 0 under the zone PIN key; the
+//! issuer stores the block in the CMS. Every key stays in the module.
 //!
 //! `cargo run --release --example compose_custom_flow`
 
@@ -16,10 +16,11 @@ use pinset::block::{Format, Pan, Pin, iso4};
 use pinset::cms::{
     CardManagement, ContractState, MemoryCms, PlasticStatus, StorePin, select_plastic,
 };
-use pinset::envelope::rsa::unwrap_aes_key;
-use pinset::envelope::{AesKey, RsaPadding, RsaPrivateKey, RsaPublicKey};
+use pinset::envelope::{AesKey, RsaPadding, RsaPublicKey};
 use pinset::keys::{KeyIndex, KeyPurpose, NewKey, PublicKeyForm, RsaKeyRing, ZoneKeys, ZpkIndex};
-use pinset::module::{KeyAlgorithm, PinSource, SecurityModule, SoftwareModule, TranslatePin};
+use pinset::module::{
+    KeyAlgorithm, PinSource, SecurityModule, SoftwareModule, TranslatePin, Wrapping,
+};
 use rand_core::{Rng, SeedableRng, TryRng};
 
 /// What this issuer's device sends: its own wire format, not a seed's.
@@ -39,18 +40,13 @@ fn main() -> Result<(), Box<dyn Error>> {
     // The issuer's keys live in its security module; the ring and the zone
     // directory hold handles.
     let module = SoftwareModule::new()?;
-    // The key-transport key, tagged for key encryption in the module. The
-    // issuer keeps its PKCS#8 too: `SecurityModule` has no RSA unwrap of a
-    // session key yet, so the unwrap below runs on this copy.
-    let transport_private = RsaPrivateKey::generate(2048, &mut rng)?;
-    let handle = pollster::block_on(module.import_rsa_private(
-        KeyPurpose::KeyEncryption,
-        &transport_private.to_pkcs8_der()?,
-    ))?;
-    let transport = pollster::block_on(NewKey::from_module(
+    // The key-transport key, generated in the module and tagged for key
+    // encryption: the issuer never sees its private half.
+    let transport = pollster::block_on(NewKey::generate(
         &module,
         KeyIndex::new("SESSION-2026")?,
-        handle,
+        2048,
+        KeyPurpose::KeyEncryption,
     ))?;
     let ring = RsaKeyRing::new();
     ring.rotate(transport, Duration::from_secs(3600))?;
@@ -109,20 +105,17 @@ fn main() -> Result<(), Box<dyn Error>> {
     if live.purpose() != KeyPurpose::KeyEncryption {
         return Err("the key index names no key-transport key".into());
     }
-    // Into the module at once, tagged for PIN encryption: from here on a
-    // handle (the clear key zeroizes at the end of this block).
-    let session = {
-        let clear = unwrap_aes_key(
-            &transport_private,
-            live.padding(),
-            &request.wrapped_session_key,
-        )?;
-        pollster::block_on(module.import_symmetric(
-            KeyAlgorithm::Aes256,
-            KeyPurpose::PinEncryption,
-            clear.expose_bytes(),
-        ))?
-    };
+    // The module unwraps the session key into itself, tagged for PIN
+    // encryption: the issuer holds a handle, never the key.
+    let session = pollster::block_on(module.import_wrapped(
+        Wrapping::Rsa {
+            key: live.key(),
+            padding: live.padding(),
+        },
+        KeyAlgorithm::Aes256,
+        KeyPurpose::PinEncryption,
+        &request.wrapped_session_key,
+    ))?;
     // The handle's check is `KCV …`.
     println!("session key unwrapped: AES-256, {}", session.check());
     let pan = pollster::block_on(cms.pan(contract))?;

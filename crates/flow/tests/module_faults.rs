@@ -24,7 +24,7 @@ use pinset_flow::wire::MastercardErrorBody;
 use pinset_flow::{Detail, FlowError, Operation, PinPolicy, Reason};
 use pinset_keys::KeyRef;
 use pinset_module::{
-    KeyAlgorithm, KeyPurpose, ModuleError, SecurityModule, SoftwareModule, TranslatePin,
+    KeyAlgorithm, KeyPurpose, ModuleError, SecurityModule, SoftwareModule, TranslatePin, Wrapping,
 };
 
 /// Card 70001's PAN (shared/vectors/iso9564.json).
@@ -88,12 +88,13 @@ impl<M: SecurityModule> SecurityModule for Faulty<M> {
 
     fn import_wrapped(
         &self,
-        kek: &KeyRef,
+        wrapping: Wrapping<'_>,
         algorithm: KeyAlgorithm,
         purpose: KeyPurpose,
         wrapped: &[u8],
     ) -> impl Future<Output = Result<KeyRef, ModuleError>> + Send {
-        self.inner.import_wrapped(kek, algorithm, purpose, wrapped)
+        self.inner
+            .import_wrapped(wrapping, algorithm, purpose, wrapped)
     }
 
     fn export_wrapped(
@@ -203,12 +204,13 @@ impl<M: SecurityModule> SecurityModule for Counting<M> {
 
     fn import_wrapped(
         &self,
-        kek: &KeyRef,
+        wrapping: Wrapping<'_>,
         algorithm: KeyAlgorithm,
         purpose: KeyPurpose,
         wrapped: &[u8],
     ) -> impl Future<Output = Result<KeyRef, ModuleError>> + Send {
-        self.inner.import_wrapped(kek, algorithm, purpose, wrapped)
+        self.inner
+            .import_wrapped(wrapping, algorithm, purpose, wrapped)
     }
 
     fn export_wrapped(

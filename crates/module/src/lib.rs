@@ -30,6 +30,38 @@ pub use policy::{PinPolicy, PolicyViolation};
 #[cfg(feature = "software")]
 pub use software::SoftwareModule;
 
+/// How a key given to [`SecurityModule::import_wrapped`] was wrapped.
+#[derive(Clone, Copy, Debug)]
+pub enum Wrapping<'a> {
+    /// AES key wrap with padding (RFC 5649, PKCS#11 `CKM_AES_KEY_WRAP_PAD`)
+    /// under an AES key-encryption key: of the key bytes for a symmetric
+    /// key, of the PKCS#8 DER for an RSA key. How keys arrive from a key
+    /// ceremony or another module.
+    AesKeyWrap {
+        /// The AES key-encryption key's handle.
+        kek: &'a KeyRef,
+    },
+    /// RSA encryption of a symmetric key's bytes under the public half of
+    /// an RSA key-encryption key the module holds: a session key a device
+    /// drew and sent (the reverse of [`SecurityModule::generate_tzpk`]).
+    Rsa {
+        /// The RSA key-encryption key's handle.
+        key: &'a KeyRef,
+        /// The padding the sender used.
+        padding: RsaPadding,
+    },
+}
+
+impl Wrapping<'_> {
+    /// The unwrapping key's handle.
+    pub fn key(&self) -> &KeyRef {
+        match self {
+            Wrapping::AesKeyWrap { kek } => kek,
+            Wrapping::Rsa { key, .. } => key,
+        }
+    }
+}
+
 /// Where a PIN block to translate comes from.
 #[derive(Clone, Copy, Debug)]
 pub enum PinSource<'a> {
@@ -159,31 +191,33 @@ pub trait SecurityModule: Send + Sync {
         der: &[u8],
     ) -> impl Future<Output = Result<KeyRef, ModuleError>> + Send;
 
-    /// Imports a key wrapped under `kek`, a key-encryption key the module
-    /// holds: AES key wrap with padding (RFC 5649, PKCS#11
-    /// `CKM_AES_KEY_WRAP_PAD`) of the key bytes for a symmetric key, or of
-    /// its PKCS#8 DER for an RSA key (`algorithm` names the expected size).
-    /// This is how keys arrive in production: the clear key never exists in
-    /// the host.
+    /// Imports a key of `algorithm` for `purpose`, wrapped as `wrapping`
+    /// says under a key-encryption key the module holds (for an RSA key,
+    /// `algorithm` names the expected size). This is how keys arrive in
+    /// production: the clear key never exists in the host.
     ///
     /// # Errors
     ///
-    /// [`ModuleError::WrongPurpose`] or [`ModuleError::WrongAlgorithm`]
-    /// unless `kek` is an AES key-encryption key;
-    /// [`ModuleError::WrappedKeyIntegrity`] if the unwrap fails (altered, or
-    /// wrapped under another key); [`ModuleError::KeyMaterial`] for a key
-    /// that is not of `algorithm` or is weak.
+    /// [`ModuleError::WrongPurpose`] unless the unwrapping key is tagged
+    /// [`KeyPurpose::KeyEncryption`]; [`ModuleError::WrongAlgorithm`]
+    /// unless it is AES for [`Wrapping::AesKeyWrap`] or RSA for
+    /// [`Wrapping::Rsa`] (which carries symmetric keys only);
+    /// [`ModuleError::WrappedKeyIntegrity`] for anything that does not
+    /// unwrap to a key of the length `algorithm` takes (altered, wrapped
+    /// under another key, a bad RSA padding: one kind, so the module is no
+    /// padding oracle); [`ModuleError::KeyMaterial`] for a weak key or an
+    /// RSA key of another size.
     fn import_wrapped(
         &self,
-        kek: &KeyRef,
+        wrapping: Wrapping<'_>,
         algorithm: KeyAlgorithm,
         purpose: KeyPurpose,
         wrapped: &[u8],
     ) -> impl Future<Output = Result<KeyRef, ModuleError>> + Send;
 
-    /// Exports `key` wrapped under `kek` in the form
-    /// [`import_wrapped`](Self::import_wrapped) reads: to back up a software
-    /// module's keys, or move them to another module.
+    /// Exports `key` wrapped under the AES key-encryption key `kek`, in the
+    /// form [`Wrapping::AesKeyWrap`] reads: to back up a software module's
+    /// keys, or move them to another module.
     ///
     /// # Errors
     ///
@@ -279,12 +313,12 @@ impl<M: SecurityModule> SecurityModule for std::sync::Arc<M> {
 
     fn import_wrapped(
         &self,
-        kek: &KeyRef,
+        wrapping: Wrapping<'_>,
         algorithm: KeyAlgorithm,
         purpose: KeyPurpose,
         wrapped: &[u8],
     ) -> impl Future<Output = Result<KeyRef, ModuleError>> + Send {
-        (**self).import_wrapped(kek, algorithm, purpose, wrapped)
+        (**self).import_wrapped(wrapping, algorithm, purpose, wrapped)
     }
 
     fn export_wrapped(

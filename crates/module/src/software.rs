@@ -21,7 +21,7 @@ use crate::AwsLcRsaKey;
 use crate::key::rsa_handle_parts;
 use crate::{
     KeyAlgorithm, KeyCheck, KeyPurpose, KeyRef, ModuleError, PinSource, SecurityModule,
-    TranslatePin,
+    TranslatePin, Wrapping,
 };
 
 const NAME: &str = "software";
@@ -413,12 +413,29 @@ impl SecurityModule for SoftwareModule {
 
     async fn import_wrapped(
         &self,
-        kek: &KeyRef,
+        wrapping: Wrapping<'_>,
         algorithm: KeyAlgorithm,
         purpose: KeyPurpose,
         wrapped: &[u8],
     ) -> Result<KeyRef, ModuleError> {
-        let material = self.kwp(kek, wrapped, false)?;
+        let material = match wrapping {
+            Wrapping::AesKeyWrap { kek } => self.kwp(kek, wrapped, false)?,
+            Wrapping::Rsa { key, padding } => {
+                key.require_purpose(KeyPurpose::KeyEncryption)?;
+                if algorithm.key_len().is_none() {
+                    return Err(ModuleError::WrongAlgorithm {
+                        algorithm,
+                        what: "travel under RSA (symmetric keys only)",
+                    });
+                }
+                // Every failure is one kind: no padding oracle.
+                self.rsa_key(key)?
+                    .decrypt(padding, wrapped)
+                    .ok()
+                    .filter(|clear| Some(clear.len()) == algorithm.key_len())
+                    .ok_or(ModuleError::WrappedKeyIntegrity)?
+            }
+        };
         match algorithm {
             KeyAlgorithm::Rsa { bits } => {
                 let handle = self.import_rsa_private(purpose, &material).await?;
@@ -432,6 +449,9 @@ impl SecurityModule for SoftwareModule {
                     ));
                 }
                 Ok(handle)
+            }
+            _ if Some(material.len()) != algorithm.key_len() => {
+                Err(ModuleError::WrappedKeyIntegrity)
             }
             _ => self.import_symmetric(algorithm, purpose, &material).await,
         }

@@ -117,6 +117,7 @@ fn sets_up_mechanism(function: Function) -> bool {
         Function::DecryptInit
             | Function::EncryptInit
             | Function::WrapKey
+            | Function::UnwrapKey
             | Function::GenerateKey
             | Function::GenerateKeyPair
     )

@@ -10,7 +10,7 @@ use super::fault::{self, Fault, NAME, unavailable, unavailable_because};
 use super::{Entry, Pkcs11Module, cipher, malformed, rsa_der, template};
 use crate::key::rsa_handle_parts;
 use crate::{
-    KeyAlgorithm, KeyCheck, KeyPurpose, KeyRef, ModuleError, SecurityModule, TranslatePin,
+    KeyAlgorithm, KeyCheck, KeyPurpose, KeyRef, ModuleError, SecurityModule, TranslatePin, Wrapping,
 };
 
 impl Pkcs11Module {
@@ -121,22 +121,37 @@ impl SecurityModule for Pkcs11Module {
         })
     }
 
-    /// C_UnwrapKey with `CKM_AES_KEY_WRAP_PAD` under the key-encryption
-    /// key, into a sensitive, non-extractable object: the clear key never
+    /// C_UnwrapKey into a sensitive, non-extractable object: with
+    /// `CKM_AES_KEY_WRAP_PAD` under an AES key-encryption key, or with the
+    /// RSA mechanism of the padding under an RSA one. The clear key never
     /// exists in the host. A symmetric key's KCV is then computed in the
     /// token; an RSA key's public half is read from the private object.
     async fn import_wrapped(
         &self,
-        kek: &KeyRef,
+        wrapping: Wrapping<'_>,
         algorithm: KeyAlgorithm,
         purpose: KeyPurpose,
         wrapped: &[u8],
     ) -> Result<KeyRef, ModuleError> {
+        let kek = wrapping.key();
         kek.require_purpose(KeyPurpose::KeyEncryption)?;
-        if !kek.algorithm().is_aes() {
+        let (mechanism, fits, what) = match wrapping {
+            Wrapping::AesKeyWrap { kek } => (
+                Mechanism::AesKeyWrapPad,
+                kek.algorithm().is_aes(),
+                "wrap keys with AES key wrap (AES key-encryption keys only)",
+            ),
+            Wrapping::Rsa { key, padding } => (
+                cipher::rsa(padding),
+                matches!(key.algorithm(), KeyAlgorithm::Rsa { .. })
+                    && algorithm.key_len().is_some(),
+                "carry symmetric keys under RSA",
+            ),
+        };
+        if !fits {
             return Err(ModuleError::WrongAlgorithm {
                 algorithm: kek.algorithm(),
-                what: "wrap keys (AES key-encryption keys only)",
+                what,
             });
         }
         let unwrapping = self.entry(kek)?;
@@ -145,19 +160,14 @@ impl SecurityModule for Pkcs11Module {
         let (object, generation) = self
             .pool
             .with_keeper(|s| {
-                s.unwrap_key(
-                    &Mechanism::AesKeyWrapPad,
-                    unwrapping.object,
-                    wrapped,
-                    template.as_slice(),
-                )
-                .map(|object| (object, self.pool.generation()))
+                s.unwrap_key(&mechanism, unwrapping.object, wrapped, template.as_slice())
+                    .map(|object| (object, self.pool.generation()))
             })?
             .map_err(|e| {
                 if fault::unwrap_refused_input(&e) {
                     ModuleError::WrappedKeyIntegrity
                 } else {
-                    self.failed(&e, kek, "unwrapping keys with AES key wrap with padding")
+                    self.failed(&e, kek, "unwrapping keys with this mechanism")
                 }
             })?;
         let check = match algorithm {

@@ -20,7 +20,7 @@ use pinset_envelope::rsa::{self, RsaPrivateKey};
 use pinset_envelope::{AesKey, PinKey, RsaPadding, TdesKey};
 use pinset_module::{
     ErrorClass, KeyAlgorithm, KeyCheck, KeyPurpose, KeyRef, ModuleError, PinPolicy, PinSource,
-    PolicyViolation, SecurityModule, TranslatePin,
+    PolicyViolation, SecurityModule, TranslatePin, Wrapping,
 };
 use rand_core::SeedableRng;
 
@@ -625,7 +625,7 @@ async fn wrapped_keys<M: SecurityModule>(m: &M, supports: Supports) {
     let wrapped_zpk = host_kwp(&kek_bytes, &unhex(TDES3_ZPK), true);
     let zpk = m
         .import_wrapped(
-            &kek,
+            Wrapping::AesKeyWrap { kek: &kek },
             KeyAlgorithm::Tdes3,
             KeyPurpose::PinEncryption,
             &wrapped_zpk,
@@ -661,7 +661,7 @@ async fn wrapped_keys<M: SecurityModule>(m: &M, supports: Supports) {
     altered[5] ^= 0x01;
     let e = m
         .import_wrapped(
-            &kek,
+            Wrapping::AesKeyWrap { kek: &kek },
             KeyAlgorithm::Tdes3,
             KeyPurpose::PinEncryption,
             &altered,
@@ -674,7 +674,7 @@ async fn wrapped_keys<M: SecurityModule>(m: &M, supports: Supports) {
     // A PIN key is no KEK, whatever its algorithm.
     let e = m
         .import_wrapped(
-            &zpk,
+            Wrapping::AesKeyWrap { kek: &zpk },
             KeyAlgorithm::Tdes3,
             KeyPurpose::PinEncryption,
             &wrapped_zpk,
@@ -687,7 +687,7 @@ async fn wrapped_keys<M: SecurityModule>(m: &M, supports: Supports) {
     let wrapped_rsa = host_kwp(&kek_bytes, RSA2048_PKCS8, true);
     let rsa_key = m
         .import_wrapped(
-            &kek,
+            Wrapping::AesKeyWrap { kek: &kek },
             KeyAlgorithm::Rsa { bits: 2048 },
             KeyPurpose::PinEncryption,
             &wrapped_rsa,
@@ -702,7 +702,7 @@ async fn wrapped_keys<M: SecurityModule>(m: &M, supports: Supports) {
     assert_eq!(m.rsa_public_key(&rsa_key).await.unwrap(), public);
     let e = m
         .import_wrapped(
-            &kek,
+            Wrapping::AesKeyWrap { kek: &kek },
             KeyAlgorithm::Rsa { bits: 3072 },
             KeyPurpose::PinEncryption,
             &wrapped_rsa,
@@ -711,6 +711,62 @@ async fn wrapped_keys<M: SecurityModule>(m: &M, supports: Supports) {
         .unwrap_err();
     assert!(matches!(e, ModuleError::KeyMaterial(_)), "{e:?}");
 
+    // A session key a device drew and sent under the issuer's RSA
+    // key-transport key comes in as a handle with its own KCV.
+    let transport = m
+        .import_rsa_private(KeyPurpose::KeyEncryption, RSA2048_PKCS8)
+        .await
+        .unwrap();
+    let sent = public
+        .wrap_key(
+            &TdesKey::new(&unhex(TDES2)).unwrap(),
+            supports.tzpk_padding,
+            &mut rng(12),
+        )
+        .unwrap();
+    let session = m
+        .import_wrapped(
+            Wrapping::Rsa {
+                key: &transport,
+                padding: supports.tzpk_padding,
+            },
+            KeyAlgorithm::Tdes2,
+            KeyPurpose::PinEncryption,
+            &sent,
+        )
+        .await
+        .unwrap();
+    assert_eq!(session.check().to_string(), "KCV 08D7B4");
+    // Altered, it is the one integrity error; a PIN key is no transport key.
+    let mut altered = sent.clone();
+    altered[17] ^= 0x80;
+    let e = m
+        .import_wrapped(
+            Wrapping::Rsa {
+                key: &transport,
+                padding: supports.tzpk_padding,
+            },
+            KeyAlgorithm::Tdes2,
+            KeyPurpose::PinEncryption,
+            &altered,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ModuleError::WrappedKeyIntegrity), "{e:?}");
+    let e = m
+        .import_wrapped(
+            Wrapping::Rsa {
+                key: &rsa_key,
+                padding: supports.tzpk_padding,
+            },
+            KeyAlgorithm::Tdes2,
+            KeyPurpose::PinEncryption,
+            &sent,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ModuleError::WrongPurpose { .. }), "{e:?}");
+
     let exported = m.export_wrapped(&zpk, &kek).await;
     if supports.export_wrapped {
         // The host unwraps exactly the key, and the module reads its own export.
@@ -718,7 +774,7 @@ async fn wrapped_keys<M: SecurityModule>(m: &M, supports: Supports) {
         assert_eq!(host_kwp(&kek_bytes, &exported, false), unhex(TDES3_ZPK));
         let again = m
             .import_wrapped(
-                &kek,
+                Wrapping::AesKeyWrap { kek: &kek },
                 KeyAlgorithm::Tdes3,
                 KeyPurpose::PinEncryption,
                 &exported,
