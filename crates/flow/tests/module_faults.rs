@@ -32,22 +32,28 @@ const PAN_70001: &str = "5141576351968605";
 
 // ---------------------------------------------------------------- the wrappers
 
-/// Delegates to a real module, except that `translate`, `generate_tzpk` and
-/// `destroy` answer `Unavailable` while `fail` is set, as an HSM does when
-/// the device errs.
-struct Faulty<M> {
-    inner: M,
+/// Delegates to a real software module (the fixtures' seed), except that
+/// `translate`, `generate_tzpk` and `destroy` answer `Unavailable` while
+/// `fail` is set, as an HSM does when the device errs. It also keeps count
+/// of what gets past the fault: the tzpk handles issued, and the destroys
+/// that succeeded.
+struct Module {
+    inner: SoftwareModule,
     fail: AtomicBool,
+    tzpks: Mutex<Vec<KeyRef>>,
+    destroyed: AtomicUsize,
 }
 
-impl<M> Faulty<M> {
-    fn new(inner: M) -> Self {
-        Faulty {
-            inner,
-            fail: AtomicBool::new(false),
-        }
+fn module() -> Module {
+    Module {
+        inner: software_module(),
+        fail: AtomicBool::new(false),
+        tzpks: Mutex::new(Vec::new()),
+        destroyed: AtomicUsize::new(0),
     }
+}
 
+impl Module {
     fn set_failing(&self, fail: bool) {
         self.fail.store(fail, Ordering::SeqCst);
     }
@@ -62,9 +68,28 @@ impl<M> Faulty<M> {
             Ok(())
         }
     }
+
+    fn tzpks(&self) -> Vec<KeyRef> {
+        self.tzpks.lock().unwrap().clone()
+    }
+
+    fn destroyed(&self) -> usize {
+        self.destroyed.load(Ordering::SeqCst)
+    }
+
+    /// Whether the module still holds the symmetric key `key`, asked
+    /// without touching it: a held symmetric key has no RSA public key
+    /// (`WrongAlgorithm`), a destroyed one is unknown.
+    fn holds(&self, key: &KeyRef) -> bool {
+        match pollster::block_on(self.inner.rsa_public_key(key)) {
+            Err(ModuleError::WrongAlgorithm { .. }) => true,
+            Err(ModuleError::UnknownKey(_)) => false,
+            other => panic!("unexpected answer for a tzpk: {other:?}"),
+        }
+    }
 }
 
-impl<M: SecurityModule> SecurityModule for Faulty<M> {
+impl SecurityModule for Module {
     fn name(&self) -> &'static str {
         "faulty"
     }
@@ -126,7 +151,9 @@ impl<M: SecurityModule> SecurityModule for Faulty<M> {
         padding: RsaPadding,
     ) -> Result<(KeyRef, Vec<u8>), ModuleError> {
         self.check()?;
-        self.inner.generate_tzpk(device_key, padding).await
+        let (key, wrapped) = self.inner.generate_tzpk(device_key, padding).await?;
+        self.tzpks.lock().unwrap().push(key.clone());
+        Ok((key, wrapped))
     }
 
     async fn translate(
@@ -139,133 +166,10 @@ impl<M: SecurityModule> SecurityModule for Faulty<M> {
 
     async fn destroy(&self, key: &KeyRef) -> Result<(), ModuleError> {
         self.check()?;
-        self.inner.destroy(key).await
-    }
-}
-
-/// Delegates to a real module and keeps count: the tzpk handles it issued,
-/// and the destroys that succeeded.
-struct Counting<M> {
-    inner: M,
-    tzpks: Mutex<Vec<KeyRef>>,
-    destroyed: AtomicUsize,
-}
-
-impl<M: SecurityModule> Counting<M> {
-    fn new(inner: M) -> Self {
-        Counting {
-            inner,
-            tzpks: Mutex::new(Vec::new()),
-            destroyed: AtomicUsize::new(0),
-        }
-    }
-
-    fn tzpks(&self) -> Vec<KeyRef> {
-        self.tzpks.lock().unwrap().clone()
-    }
-
-    fn destroyed(&self) -> usize {
-        self.destroyed.load(Ordering::SeqCst)
-    }
-
-    /// Whether the module still holds the symmetric key `key`, asked
-    /// without touching it: a held symmetric key has no RSA public key
-    /// (`WrongAlgorithm`), a destroyed one is unknown.
-    fn holds(&self, key: &KeyRef) -> bool {
-        match pollster::block_on(self.inner.rsa_public_key(key)) {
-            Err(ModuleError::WrongAlgorithm { .. }) => true,
-            Err(ModuleError::UnknownKey(_)) => false,
-            other => panic!("unexpected answer for a tzpk: {other:?}"),
-        }
-    }
-}
-
-impl<M: SecurityModule> SecurityModule for Counting<M> {
-    fn name(&self) -> &'static str {
-        self.inner.name()
-    }
-
-    fn import_symmetric(
-        &self,
-        algorithm: KeyAlgorithm,
-        purpose: KeyPurpose,
-        material: &[u8],
-    ) -> impl Future<Output = Result<KeyRef, ModuleError>> + Send {
-        self.inner.import_symmetric(algorithm, purpose, material)
-    }
-
-    fn import_rsa_private(
-        &self,
-        purpose: KeyPurpose,
-        der: &[u8],
-    ) -> impl Future<Output = Result<KeyRef, ModuleError>> + Send {
-        self.inner.import_rsa_private(purpose, der)
-    }
-
-    fn import_wrapped(
-        &self,
-        wrapping: Wrapping<'_>,
-        algorithm: KeyAlgorithm,
-        purpose: KeyPurpose,
-        wrapped: &[u8],
-    ) -> impl Future<Output = Result<KeyRef, ModuleError>> + Send {
-        self.inner
-            .import_wrapped(wrapping, algorithm, purpose, wrapped)
-    }
-
-    fn export_wrapped(
-        &self,
-        key: &KeyRef,
-        kek: &KeyRef,
-    ) -> impl Future<Output = Result<Vec<u8>, ModuleError>> + Send {
-        self.inner.export_wrapped(key, kek)
-    }
-
-    fn generate_rsa(
-        &self,
-        bits: usize,
-        purpose: KeyPurpose,
-    ) -> impl Future<Output = Result<(KeyRef, RsaPublicKey), ModuleError>> + Send {
-        self.inner.generate_rsa(bits, purpose)
-    }
-
-    fn rsa_public_key(
-        &self,
-        key: &KeyRef,
-    ) -> impl Future<Output = Result<RsaPublicKey, ModuleError>> + Send {
-        self.inner.rsa_public_key(key)
-    }
-
-    async fn generate_tzpk(
-        &self,
-        device_key: &RsaPublicKey,
-        padding: RsaPadding,
-    ) -> Result<(KeyRef, Vec<u8>), ModuleError> {
-        let (key, wrapped) = self.inner.generate_tzpk(device_key, padding).await?;
-        self.tzpks.lock().unwrap().push(key.clone());
-        Ok((key, wrapped))
-    }
-
-    fn translate(
-        &self,
-        request: &TranslatePin<'_>,
-    ) -> impl Future<Output = Result<EncryptedPinBlock, ModuleError>> + Send {
-        self.inner.translate(request)
-    }
-
-    async fn destroy(&self, key: &KeyRef) -> Result<(), ModuleError> {
         self.inner.destroy(key).await?;
         self.destroyed.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
-}
-
-/// A real software module (the fixtures' seed) that can be made to fail;
-/// the counter sees only what gets past the fault.
-type Module = Faulty<Counting<SoftwareModule>>;
-
-fn module() -> Module {
-    Faulty::new(Counting::new(software_module()))
 }
 
 // ---------------------------------------------------------------- checks
@@ -430,7 +334,7 @@ fn enfuce_set_pin_module_failure_is_integration_error_and_recovers() {
     );
     // The tzpk was taken, but the failing module could not destroy it yet:
     // it stays on the destroy list.
-    let counting = &enfuce.module().inner;
+    let counting = enfuce.module();
     let first = counting.tzpks();
     assert_eq!(first.len(), 1);
     assert_eq!(enfuce.flow.pending_tzpks().expect("pending"), 0);
@@ -471,7 +375,7 @@ fn enfuce_get_tzpk_module_failure_is_integration_error_and_recovers() {
     // Not a request error: the device key was good.
     assert_ne!(e.reason(), Reason::RequestValidation);
     assert_eq!(enfuce.flow.pending_tzpks().expect("pending"), 0);
-    assert!(enfuce.module().inner.tzpks().is_empty(), "no key was made");
+    assert!(enfuce.module().tzpks().is_empty(), "no key was made");
 
     // The module answers again: a new control, its tzpk and the set PIN
     // succeed on the same service.
@@ -513,7 +417,7 @@ fn enfuce_tzpks_are_destroyed_after_every_set_pin() {
         PinPolicy::default().rejecting_weak_pins(true),
         module(),
     );
-    let counting = &enfuce.module().inner;
+    let counting = enfuce.module();
     let cases: [(&str, Option<Reason>); 4] = [
         // Sandbox card 70001's PIN.
         ("147580AAAAAAAAAA", None),
