@@ -5,10 +5,12 @@
 //! `SoftwareModule`; the ring, the zone keys and the flows hold handles.
 //! Groups:
 //!
-//! - `keys/ring_lookup`: `RsaKeyRing::live_key` by key index.
+//! - `keys/ring_lookup`: `RsaKeyRing::live_key` by key index (async since
+//!   the key store is; driven by `pollster::block_on`, as the flows are here).
 //! - `keys/tzpk_issue_take`: `SecurityModule::generate_tzpk` (16-byte key
-//!   drawn, RSA-OAEP wrapped for the device), `TemporaryKeys::issue`, `take`,
-//!   then `destroy` of the tzpk in the module.
+//!   drawn, RSA-OAEP wrapped for the device), `TemporaryKeys::issue` of the
+//!   handle (`TzpkCustody::Handle`), `take`, then `destroy` of the tzpk in
+//!   the module.
 //! - `mastercard_set_pin_backends`: Mastercard Processing `set_pin` with a
 //!   `Key-Index`, from the request body to the CMS store (hex decode, CMS
 //!   reads, RSA-2048 OAEP-SHA-256 decrypt, format 1 decode, policy, format 0
@@ -53,7 +55,7 @@ use pinset::flow::mastercard::SetPinRequest;
 use pinset::flow::{EnfuceSetPin, Issuer, MastercardPanless};
 use pinset::keys::{
     ControlId, KeyIndex, KeyPurpose, MonotonicClock, NewKey, PlasticRef, RsaKeyRing, TemporaryKeys,
-    ZoneKeys, ZpkIndex,
+    TzpkCustody, ZoneKeys, ZpkIndex,
 };
 use pinset::module::{AwsLcRsaKey, KeyAlgorithm, SecurityModule, SoftwareModule};
 use rand_core::SeedableRng;
@@ -109,7 +111,7 @@ fn ring<M: SecurityModule>(module: &M, padding: RsaPadding) -> RsaKeyRing {
             .with_padding(padding)
     });
     let ring = RsaKeyRing::new();
-    ring.rotate(new, Duration::ZERO).unwrap();
+    pollster::block_on(ring.rotate(new, Duration::ZERO)).unwrap();
     ring
 }
 
@@ -119,7 +121,7 @@ fn keys(c: &mut Criterion) {
     let ring = ring(&module, RsaPadding::OaepSha256);
     let mut g = c.benchmark_group("keys");
     g.bench_function("ring_lookup", |b| {
-        b.iter(|| black_box(ring.live_key(black_box(KEY_INDEX)).unwrap()))
+        b.iter(|| black_box(pollster::block_on(ring.live_key(black_box(KEY_INDEX))).unwrap()))
     });
     let tzpks = TemporaryKeys::new();
     let device = RsaPrivateKey::from_pem(RSA2048_PEM).unwrap().public_key();
@@ -133,10 +135,16 @@ fn keys(c: &mut Criterion) {
                     .await
                     .unwrap();
                 tzpks
-                    .issue(id.clone(), plastic.clone(), tzpk, &wrapped)
+                    .issue(
+                        id.clone(),
+                        plastic.clone(),
+                        TzpkCustody::Handle(tzpk),
+                        &wrapped,
+                    )
                     .unwrap();
                 let taken = tzpks.take(&id, &plastic).unwrap();
-                module.destroy(black_box(&taken)).await.unwrap();
+                let handle = taken.handle().expect("issued as a handle");
+                module.destroy(black_box(handle)).await.unwrap();
             })
         })
     });

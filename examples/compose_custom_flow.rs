@@ -49,7 +49,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         KeyPurpose::KeyEncryption,
     ))?;
     let ring = RsaKeyRing::new();
-    ring.rotate(transport, Duration::from_secs(3600))?;
+    pollster::block_on(ring.rotate(transport, Duration::from_secs(3600)))?;
     let zone = ZoneKeys::new();
     let zpk_index = ZpkIndex::new("ZPK-CMS")?;
     let mut zpk_bytes = [0u8; 24];
@@ -74,7 +74,8 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     println!("\n== Device (knows the PAN: a full-PAN issuer's app) ==");
     // A key-transport key: published as such, never as a PIN key.
-    let published = ring.publish_for(KeyPurpose::KeyEncryption, PublicKeyForm::DerHex)?;
+    let published =
+        pollster::block_on(ring.publish_for(KeyPurpose::KeyEncryption, PublicKeyForm::DerHex))?;
     let issuer_key = RsaPublicKey::from_hex(&published.public_rsa_key)?;
     let mut session_bytes = [0u8; 32];
     rng.fill_bytes(&mut session_bytes);
@@ -101,7 +102,7 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     println!("\n== Issuer (pinset-module translate, pinset-cms store) ==");
     // The ring names the live key by index; it must be the key-transport key.
-    let live = ring.live_key(&request.key_index)?;
+    let live = pollster::block_on(ring.live_key(&request.key_index))?;
     if live.purpose() != KeyPurpose::KeyEncryption {
         return Err("the key index names no key-transport key".into());
     }

@@ -17,7 +17,7 @@ use pinset::envelope::rsa::unwrap_tdes_key;
 use pinset::envelope::{PinKey, RsaPadding, RsaPrivateKey};
 use pinset::flow::enfuce::{ControlOperation, SetPinRequest, TzpkRequest};
 use pinset::flow::{EnfuceSetPin, FlowError, Issuer};
-use pinset::keys::{KeyPurpose, ManualClock, Timestamp, ZoneKeys, ZpkIndex};
+use pinset::keys::{KeyPurpose, ManualClock, MemoryControlStore, Timestamp, ZoneKeys, ZpkIndex};
 use pinset::module::{KeyAlgorithm, SecurityModule, SoftwareModule};
 use rand_core::{SeedableRng, TryRng};
 
@@ -158,7 +158,7 @@ fn main() -> Result<(), Box<dyn Error>> {
 }
 
 fn show<T: std::fmt::Debug>(
-    api: &EnfuceSetPin<MemoryCms, ManualClock>,
+    api: &EnfuceSetPin<MemoryCms, MemoryControlStore<ManualClock>>,
     result: Result<T, FlowError>,
 ) {
     match result {

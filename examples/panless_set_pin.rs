@@ -66,7 +66,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         2048,
         KeyPurpose::PinEncryption,
     ))?;
-    ring.rotate(new_key, Duration::from_secs(24 * 3600))?;
+    pollster::block_on(ring.rotate(new_key, Duration::from_secs(24 * 3600)))?;
     println!("RSA-2048 key pair generated under key index {KEY_INDEX}");
     let audit = std::sync::Arc::new(MemoryAudit::new());
     let issuer = Issuer::new(cms, module, zone, zpk_index)?.with_audit(audit.clone());
@@ -74,7 +74,7 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     println!("\n== Device: fetch the PIN-block key ==");
     println!("-> GET /public-keys?data_type_to_secure=PIN_BLOCK");
-    let published = mp.public_keys("PIN_BLOCK")?;
+    let published = pollster::block_on(mp.public_keys("PIN_BLOCK"))?;
     let device_key = RsaPublicKey::from_hex(&published.public_rsa_key)?;
     println!(
         "<- 200 {{\"keyIndex\":\"{}\",\"publicRsaKey\":\"{}…\"}}  (DER SPKI hex, {} bytes, fingerprint {})",

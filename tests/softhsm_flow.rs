@@ -94,7 +94,7 @@ fn mastercard_set_pin_on_softhsm_survives_a_token_outage() {
         .await
         .unwrap()
         .with_padding(RsaPadding::OaepSha1);
-        ring.rotate(new_key, Duration::ZERO).unwrap();
+        ring.rotate(new_key, Duration::ZERO).await.unwrap();
 
         let cms = MemoryCms::new();
         let contract = CONTRACT.parse().unwrap();
@@ -111,7 +111,7 @@ fn mastercard_set_pin_on_softhsm_survives_a_token_outage() {
         );
 
         // The device side: format 1 under the published key, OAEP-SHA-1.
-        let published = flow.public_keys("PIN_BLOCK").unwrap();
+        let published = flow.public_keys("PIN_BLOCK").await.unwrap();
         let device_key = RsaPublicKey::from_hex(&published.public_rsa_key).unwrap();
         let mut device = chacha20::ChaCha20Rng::seed_from_u64(5);
         let mut seal = || SetPinRequest {

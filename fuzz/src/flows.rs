@@ -35,8 +35,8 @@ use pinset_flow::{
     AuditEvent, AuditSink, EnfuceSetPin, FlowError, Issuer, MastercardPanless, Reason,
 };
 use pinset_keys::{
-    KeyIndex, KeyPurpose, ManualClock, MemoryKeyStore, NewKey, RsaKeyRing, Timestamp, ZoneKeys,
-    ZpkIndex,
+    KeyIndex, KeyPurpose, ManualClock, MemoryControlStore, MemoryKeyStore, NewKey, RsaKeyRing,
+    Timestamp, ZoneKeys, ZpkIndex,
 };
 use pinset_module::{KeyAlgorithm, SecurityModule, SoftwareModule};
 
@@ -71,7 +71,7 @@ impl AuditSink for CountingAudit {
 /// The flows and what the drivers need, built once per process.
 pub struct Setup {
     mp: MastercardPanless<MemoryCms, MemoryKeyStore, ManualClock>,
-    enfuce: EnfuceSetPin<MemoryCms, ManualClock>,
+    enfuce: EnfuceSetPin<MemoryCms, MemoryControlStore<ManualClock>>,
     mp_audit: Arc<CountingAudit>,
     enfuce_audit: Arc<CountingAudit>,
     clock: ManualClock,
@@ -163,16 +163,13 @@ pub fn setup() -> &'static Setup {
         ))
         .expect("import");
         drop(key);
-        ring.rotate(
-            NewKey::new(
-                KeyIndex::new(KEY_INDEX).expect("index"),
-                handle,
-                public.clone(),
-            )
-            .expect("handle fits"),
-            Duration::ZERO,
+        let new_key = NewKey::new(
+            KeyIndex::new(KEY_INDEX).expect("index"),
+            handle,
+            public.clone(),
         )
-        .expect("ring");
+        .expect("handle fits");
+        pollster::block_on(ring.rotate(new_key, Duration::ZERO)).expect("ring");
         let mp = MastercardPanless::new(issuer(mp_module, &mp_audit, &clock), ring)
             .with_shared_zpk(ZpkIndex::new("ZPK-SHARED").expect("index"));
         let enfuce = EnfuceSetPin::new(

@@ -91,3 +91,31 @@ pub trait CardManagement: Send + Sync {
         request: StorePin,
     ) -> impl Future<Output = Result<StorePinOutcome, CmsError>> + Send;
 }
+
+/// A shared CMS is a CMS: hand one `Arc` to several flows or instances.
+impl<C: CardManagement + ?Sized> CardManagement for std::sync::Arc<C> {
+    fn pan(&self, contract: CardContractId) -> impl Future<Output = Result<Pan, CmsError>> + Send {
+        (**self).pan(contract)
+    }
+
+    fn contract_state(
+        &self,
+        contract: CardContractId,
+    ) -> impl Future<Output = Result<ContractState, CmsError>> + Send {
+        (**self).contract_state(contract)
+    }
+
+    fn plastics(
+        &self,
+        contract: CardContractId,
+    ) -> impl Future<Output = Result<Vec<CardPlastic>, CmsError>> + Send {
+        (**self).plastics(contract)
+    }
+
+    fn store_pin(
+        &self,
+        request: StorePin,
+    ) -> impl Future<Output = Result<StorePinOutcome, CmsError>> + Send {
+        (**self).store_pin(request)
+    }
+}

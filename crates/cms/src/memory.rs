@@ -197,10 +197,10 @@ impl MemoryCms {
     }
 
     fn store(&self, req: StorePin) -> Result<StorePinOutcome, CmsError> {
-        if let Ok(mut f) = self.fail_next_store.lock() {
-            if std::mem::take(&mut *f) {
-                return Err(CmsError::Unavailable);
-            }
+        if let Ok(mut f) = self.fail_next_store.lock()
+            && std::mem::take(&mut *f)
+        {
+            return Err(CmsError::Unavailable);
         }
         if req.format != Format::Iso0 || req.pin_block.as_bytes().len() != 8 {
             return Err(CmsError::PinBlockRefused(

@@ -6,22 +6,22 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use pinset_block::Format;
 use pinset_cms::{CardContractId, CardManagement, PlasticSequence};
+use std::sync::Mutex;
+
 use pinset_envelope::{RsaPadding, RsaPublicKey};
-use pinset_keys::{Clock, ControlId, KeyRef, MonotonicClock, TemporaryKeys, TzpkError};
-use pinset_module::{PinSource, SecurityModule, SoftwareModule};
+pub use pinset_keys::ControlOperation;
+use pinset_keys::{
+    Clock, ControlBinding, ControlId, ControlStore, KeyRef, MemoryControlStore, MonotonicClock,
+    PlasticRef, TemporaryKeys, TzpkCustody, TzpkError,
+};
+use pinset_module::{
+    KeyAlgorithm, KeyCheck, KeyPurpose, PinSource, SecurityModule, SoftwareModule, Wrapping,
+};
 
 use crate::{AuditEvent, Detail, FlowError, Issuer, Operation, Reason};
 
 /// Longest `auditUser` accepted.
 const MAX_AUDIT_USER: usize = 64;
-
-/// What a controlId allows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ControlOperation {
-    /// Set the PIN of one plastic.
-    SetPin,
-}
 
 /// `POST /pin/v3/set/tzpk` request body. `Debug` shows the controlId's log
 /// prefix only: the whole id is a bearer value while it lives.
@@ -94,6 +94,40 @@ struct Control {
     plastic: PlasticSequence,
 }
 
+impl Control {
+    /// The store's form: `contract/plastic`, for setting a PIN.
+    fn binding(self) -> Result<ControlBinding, FlowError> {
+        let plastic = PlasticRef::new(&format!("{}/{}", self.contract, self.plastic))
+            .map_err(|_| FlowError::new(Reason::Unexpected, Detail::Internal("plastic binding")))?;
+        Ok(ControlBinding {
+            plastic,
+            operation: ControlOperation::SetPin,
+        })
+    }
+
+    /// Reads the store's form back; a record this flow did not write is refused.
+    fn from_binding(binding: &ControlBinding) -> Result<Self, FlowError> {
+        let bad = || {
+            FlowError::new(
+                Reason::Unexpected,
+                Detail::Internal("a control record is not this flow's"),
+            )
+        };
+        if binding.operation != ControlOperation::SetPin {
+            return Err(bad());
+        }
+        let (contract, plastic) = binding
+            .plastic
+            .expose_str()
+            .split_once('/')
+            .ok_or_else(bad)?;
+        Ok(Control {
+            contract: contract.parse().map_err(|_| bad())?,
+            plastic: plastic.parse().map_err(|_| bad())?,
+        })
+    }
+}
+
 /// The issuer side of Enfuce's set PIN v3.
 ///
 /// 1. [`issue_control`](Self::issue_control): a controlId for one plastic,
@@ -110,14 +144,20 @@ struct Control {
 /// A used or expired controlId answers 404. A failed set PIN changes no CMS
 /// state; after a [`Reason::IntegrationError`] (the CMS or the module is
 /// unavailable) the client starts again from a new controlId.
-pub struct EnfuceSetPin<C, K: Clock = MonotonicClock, M: SecurityModule = SoftwareModule> {
+pub struct EnfuceSetPin<C, S: ControlStore = MemoryControlStore, M: SecurityModule = SoftwareModule>
+{
     issuer: Issuer<C, M>,
-    /// One record per controlId: its plastic, expiry and tzpk, on one clock.
-    controls: TemporaryKeys<K, Control>,
+    /// One record per controlId: its plastic, expiry and tzpk.
+    controls: S,
+    /// The key-encryption key tzpks travel under between instances, if set.
+    tzpk_kek: Option<KeyRef>,
+    /// tzpks to destroy in the module: used, cancelled, or refused by the store.
+    discarded: Mutex<Vec<KeyRef>>,
 }
 
-impl<C: CardManagement, K: Clock, M: SecurityModule> EnfuceSetPin<C, K, M> {
-    /// The flow on `issuer`, with controlIds and tzpks living 30 s on `clock`.
+impl<C: CardManagement, K: Clock, M: SecurityModule> EnfuceSetPin<C, MemoryControlStore<K>, M> {
+    /// The flow on `issuer`, with controlIds and tzpks living 30 s in this
+    /// process on `clock` ([`with_store`](Self::with_store) shares them).
     ///
     /// `clock` measures time to live only: give it a
     /// [`MonotonicClock`] in production, so that a step of the wall clock
@@ -125,21 +165,13 @@ impl<C: CardManagement, K: Clock, M: SecurityModule> EnfuceSetPin<C, K, M> {
     /// [`ManualClock`](pinset_keys::ManualClock) in tests. Audit times and
     /// error bodies use the issuer's wall clock.
     pub fn new(issuer: Issuer<C, M>, clock: K) -> Self {
-        EnfuceSetPin {
-            issuer,
-            controls: TemporaryKeys::with_clock(clock),
-        }
+        EnfuceSetPin::with_store(issuer, TemporaryKeys::with_clock(clock))
     }
 
     /// Sets the controlId and tzpk lifetime.
     pub fn with_ttl(mut self, ttl: Duration) -> Self {
         self.controls = self.controls.with_ttl(ttl);
         self
-    }
-
-    /// The issuer side (CMS, security module, zone keys, policy).
-    pub fn issuer(&self) -> &Issuer<C, M> {
-        &self.issuer
     }
 
     /// How many controls hold a tzpk not yet taken, and not expired.
@@ -150,16 +182,131 @@ impl<C: CardManagement, K: Clock, M: SecurityModule> EnfuceSetPin<C, K, M> {
     pub fn pending_tzpks(&self) -> Result<usize, TzpkError> {
         self.controls.pending()
     }
+}
 
-    /// Destroys the tzpks on the destroy list: used ones, and those of
-    /// controls that expired untaken. A key the module cannot destroy now
-    /// stays on the list for the next call.
+impl<C: CardManagement, M: SecurityModule> EnfuceSetPin<C, MemoryControlStore, M> {
+    /// The default: [`new`](EnfuceSetPin::new) on the [`MonotonicClock`].
+    pub fn in_memory(issuer: Issuer<C, M>) -> Self {
+        EnfuceSetPin::new(issuer, MonotonicClock)
+    }
+}
+
+impl<C: CardManagement, S: ControlStore, M: SecurityModule> EnfuceSetPin<C, S, M> {
+    /// The flow on `issuer`, with its controls in `store`: one several
+    /// instances share (Redis), so that a controlId issued by one instance
+    /// may be redeemed at another. With software modules, also set
+    /// [`with_shared_tzpks`](Self::with_shared_tzpks).
+    pub fn with_store(issuer: Issuer<C, M>, store: S) -> Self {
+        EnfuceSetPin {
+            issuer,
+            controls: store,
+            tzpk_kek: None,
+            discarded: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Keeps each tzpk in the control store wrapped under `kek`, an AES
+    /// key-encryption key every instance's module holds, instead of as a
+    /// handle only the generating module knows: so that the tzpk fetched
+    /// on one instance opens the PIN block on another. The generated key
+    /// is exported wrapped and destroyed at once; the instance that takes
+    /// the control imports it, uses it once, and destroys it.
+    pub fn with_shared_tzpks(mut self, kek: KeyRef) -> Self {
+        self.tzpk_kek = Some(kek);
+        self
+    }
+
+    /// The issuer side (CMS, security module, zone keys, policy).
+    pub fn issuer(&self) -> &Issuer<C, M> {
+        &self.issuer
+    }
+
+    /// The control store.
+    pub fn controls(&self) -> &S {
+        &self.controls
+    }
+
+    /// Puts a tzpk nobody will use on the destroy list.
+    fn discard(&self, key: KeyRef) {
+        self.discarded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(key);
+    }
+
+    /// Destroys the tzpks on the destroy list, and those of controls that
+    /// expired untaken. A key the module cannot destroy now stays on the
+    /// list for the next call.
     async fn destroy_tzpks(&self) {
-        for key in self.controls.take_discarded().unwrap_or_default() {
-            if let Err(e) = self.issuer.module.destroy(&key).await {
-                if e.is_retryable() {
-                    self.controls.discard(key);
+        let mut keys = std::mem::take(
+            &mut *self
+                .discarded
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        keys.extend(self.controls.take_expired());
+        for key in keys {
+            if let Err(e) = self.issuer.module.destroy(&key).await
+                && e.is_retryable()
+            {
+                self.discard(key);
+            }
+        }
+    }
+
+    /// How a fresh tzpk goes into the control store: its handle, or
+    /// wrapped under the shared KEK (the local key then destroyed).
+    async fn custody(&self, tzpk: KeyRef) -> Result<TzpkCustody, FlowError> {
+        let Some(kek) = &self.tzpk_kek else {
+            return Ok(TzpkCustody::Handle(tzpk));
+        };
+        let exported = self.issuer.module.export_wrapped(&tzpk, kek).await;
+        self.discard(tzpk.clone());
+        let wrapped = exported?;
+        match (kek.check(), tzpk.check()) {
+            (KeyCheck::Kcv(kek), KeyCheck::Kcv(kcv)) => {
+                Ok(TzpkCustody::Wrapped { kek, kcv, wrapped })
+            }
+            _ => Err(FlowError::new(
+                Reason::Unexpected,
+                Detail::Internal("a tzpk or its KEK has no KCV"),
+            )),
+        }
+    }
+
+    /// The tzpk of a taken control, as a handle in this instance's module.
+    async fn tzpk_handle(&self, custody: TzpkCustody) -> Result<KeyRef, FlowError> {
+        match custody {
+            TzpkCustody::Handle(key) => Ok(key),
+            TzpkCustody::Wrapped { kek, kcv, wrapped } => {
+                let ours = self
+                    .tzpk_kek
+                    .as_ref()
+                    .filter(|k| k.check() == KeyCheck::Kcv(kek))
+                    .ok_or_else(|| {
+                        FlowError::new(
+                            Reason::Unexpected,
+                            Detail::Internal("a tzpk is wrapped under another KEK"),
+                        )
+                    })?;
+                let key = self
+                    .issuer
+                    .module
+                    .import_wrapped(
+                        Wrapping::AesKeyWrap { kek: ours },
+                        KeyAlgorithm::Tdes2,
+                        KeyPurpose::PinEncryption,
+                        &wrapped,
+                    )
+                    .await?;
+                if key.check() != KeyCheck::Kcv(kcv) {
+                    self.discard(key);
+                    return Err(FlowError::new(
+                        Reason::Unexpected,
+                        Detail::Internal("a tzpk does not match its KCV"),
+                    ));
                 }
+                Ok(key)
             }
         }
     }
@@ -176,7 +323,10 @@ impl<C: CardManagement, K: Clock, M: SecurityModule> EnfuceSetPin<C, K, M> {
         plastic: PlasticSequence,
         operation: ControlOperation,
     ) -> Result<ControlId, FlowError> {
-        let ControlOperation::SetPin = operation;
+        // The only operation this flow serves; the store records it.
+        if operation != ControlOperation::SetPin {
+            return Err(FlowError::request("operation"));
+        }
         let mut event = self.issuer.attempt(Operation::EnfuceIssueControl);
         let result = async {
             self.issuer
@@ -184,7 +334,8 @@ impl<C: CardManagement, K: Clock, M: SecurityModule> EnfuceSetPin<C, K, M> {
                 .await?;
             let id = self.issuer.with_rng(ControlId::generate)?;
             self.controls
-                .open(id.clone(), Control { contract, plastic })
+                .open(&id, Control { contract, plastic }.binding()?)
+                .await
                 .map_err(tzpk_error)?;
             event.control = Some(id.to_string());
             Ok(id)
@@ -211,26 +362,30 @@ impl<C: CardManagement, K: Clock, M: SecurityModule> EnfuceSetPin<C, K, M> {
             let device_key = RsaPublicKey::from_base64(&request.public_key)
                 .map_err(|e| FlowError::new(Reason::RequestValidation, e))?;
             // An id that is not open costs no key generation.
-            self.controls.binding(&control_id).map_err(tzpk_error)?;
-            let (tzpk, wrapped) = self
+            let control = self
+                .controls
+                .binding(&control_id)
+                .await
+                .map_err(tzpk_error)?;
+            let control = Control::from_binding(&control)?;
+            event.contract = Some(control.contract);
+            event.plastic = Some(control.plastic);
+            let (tzpk, for_device) = self
                 .issuer
                 .module
                 .generate_tzpk(&device_key, RsaPadding::OaepSha256)
                 .await?;
-            match self
-                .controls
-                .issue_for_open(control_id, tzpk.clone(), &wrapped)
-            {
-                Ok((control, wrapped)) => {
-                    event.contract = Some(control.contract);
-                    event.plastic = Some(control.plastic);
-                    Ok(TzpkResponse {
-                        tzpk: wrapped.encrypted_key().to_owned(),
-                    })
-                }
+            let custody = self.custody(tzpk).await?;
+            let handle = custody.handle().cloned();
+            match self.controls.attach(&control_id, custody).await {
+                Ok(_) => Ok(TzpkResponse {
+                    tzpk: BASE64.encode(for_device),
+                }),
                 Err(e) => {
                     // Spent or expired meanwhile: the key is nobody's.
-                    self.controls.discard(tzpk);
+                    if let Some(handle) = handle {
+                        self.discard(handle);
+                    }
                     Err(tzpk_error(e))
                 }
             }
@@ -278,14 +433,16 @@ impl<C: CardManagement, K: Clock, M: SecurityModule> EnfuceSetPin<C, K, M> {
             .map_err(|_| FlowError::request("pinBlock"))?;
 
         // Consume first: from here on, this controlId is spent.
-        let (control, tzpk) = self.controls.take_bound(&control_id).map_err(tzpk_error)?;
+        let (control, tzpk) = self.controls.take(&control_id).await.map_err(tzpk_error)?;
+        let control = Control::from_binding(&control)?;
         event.contract = Some(control.contract);
         event.plastic = Some(control.plastic);
         let tzpk = tzpk.ok_or_else(|| Self::not_found("no tzpk was fetched for it"))?;
+        let tzpk = self.tzpk_handle(tzpk).await?;
         // The key goes to the destroy list when this request ends, even if
         // it is cancelled midway.
         let guard = DiscardOnDrop {
-            controls: &self.controls,
+            flow: self,
             key: tzpk.clone(),
         };
         let result = async {
@@ -328,6 +485,7 @@ fn tzpk_error(e: TzpkError) -> FlowError {
         | TzpkError::PlasticMismatch(_)
         | TzpkError::NotIssued(_)
         | TzpkError::DuplicateControlId(_) => Reason::ControlNotFound,
+        TzpkError::Unavailable { .. } => Reason::IntegrationError,
         _ => Reason::Unexpected,
     };
     FlowError::new(reason, e)
@@ -335,13 +493,17 @@ fn tzpk_error(e: TzpkError) -> FlowError {
 
 /// Puts a taken tzpk on the destroy list when dropped: at the end of its
 /// request, or when the request is cancelled midway.
-struct DiscardOnDrop<'a, K: Clock> {
-    controls: &'a TemporaryKeys<K, Control>,
+struct DiscardOnDrop<'a, C, S: ControlStore, M: SecurityModule> {
+    flow: &'a EnfuceSetPin<C, S, M>,
     key: KeyRef,
 }
 
-impl<K: Clock> Drop for DiscardOnDrop<'_, K> {
+impl<C, S: ControlStore, M: SecurityModule> Drop for DiscardOnDrop<'_, C, S, M> {
     fn drop(&mut self) {
-        self.controls.discard(self.key.clone());
+        self.flow
+            .discarded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(self.key.clone());
     }
 }

@@ -1,7 +1,7 @@
 //! The one outward error of the flows, and the typed detail behind it.
 
 use pinset_cms::{CmsError, ParseError};
-use pinset_keys::{KeyError, TzpkError};
+use pinset_keys::{KeyError, StoreError, TzpkError};
 use pinset_module::{ErrorClass, ModuleError};
 
 /// Why a flow refused a request: a stable code, an HTTP status, and whether
@@ -34,8 +34,8 @@ pub enum Reason {
     ControlNotFound,
     /// This exact cryptogram already set a PIN: a replay. 400.
     ReplayedPinBlock,
-    /// The CMS or the security module failed or could not be reached;
-    /// nothing was changed. 500, recoverable: retry later.
+    /// The CMS, the security module or a shared store failed or could not
+    /// be reached; nothing was changed. 500, recoverable: retry later.
     IntegrationError,
     /// Something failed that the client cannot fix. 500.
     Unexpected,
@@ -156,6 +156,9 @@ pub enum Detail {
     /// The security module refused or failed.
     #[error(transparent)]
     Module(#[from] ModuleError),
+    /// A shared store (keys, replay claims) failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
     /// The controlId is unknown, expired or used.
     #[error("control id {0}")]
     Control(&'static str),
@@ -231,6 +234,7 @@ impl From<KeyError> for FlowError {
             KeyError::RetiredKeyIndex { .. } => Reason::RetiredKeyIndex,
             KeyError::Envelope(_) => Reason::InvalidPinBlock,
             KeyError::Module(m) if m.is_retryable() => Reason::IntegrationError,
+            KeyError::Store(_) => Reason::IntegrationError,
             _ => Reason::Unexpected,
         };
         FlowError::new(reason, e)

@@ -21,3 +21,4 @@ pub use error::{Detail, FlowError, Reason};
 pub use issuer::{Issuer, RngUnavailable};
 pub use mastercard::MastercardPanless;
 pub use pinset_module::{PinPolicy, PolicyViolation};
+pub use replay::{ClaimToken, MemoryReplayStore, ReplayStore};

@@ -3,13 +3,14 @@
 use pinset_block::Format;
 use pinset_cms::{CardContractId, CardManagement, ExpiryDate, PlasticSequence, StorePinOutcome};
 use pinset_keys::{
-    Clock, KeyIndex, KeyStore, MemoryKeyStore, PublicKeyForm, RsaKeyRing, SystemClock, ZpkIndex,
+    Clock, KeyError, KeyIndex, KeyStore, MemoryKeyStore, PublicKeyForm, RsaKeyRing, SystemClock,
+    ZpkIndex,
 };
 use pinset_module::{PinSource, SecurityModule, SoftwareModule};
-use std::sync::Arc;
 
 use crate::replay::ReplayGuard;
 use crate::{AuditEvent, FlowError, Issuer, Operation, Reason};
+use crate::{MemoryReplayStore, ReplayStore};
 
 /// How long a used RSA cryptogram is remembered by default.
 pub const DEFAULT_REPLAY_WINDOW: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
@@ -101,40 +102,76 @@ pub struct MastercardPanless<
     S: KeyStore = MemoryKeyStore,
     K: Clock = SystemClock,
     M: SecurityModule = SoftwareModule,
+    R: ReplayStore = MemoryReplayStore,
 > {
     issuer: Issuer<C, M>,
     ring: RsaKeyRing<S, K>,
     shared_zpk: Option<ZpkIndex>,
     key_form: PublicKeyForm,
-    replay: ReplayGuard,
+    replay: ReplayGuard<R>,
 }
 
-impl<C: CardManagement, S: KeyStore, K: Clock, M: SecurityModule> MastercardPanless<C, S, K, M> {
+impl<C: CardManagement, S: KeyStore, K: Clock, M: SecurityModule>
+    MastercardPanless<C, S, K, M, MemoryReplayStore>
+{
     /// The flow on `issuer`, with the RSA keys of `ring` (handles into the
-    /// issuer's security module).
+    /// issuer's security module) and used cryptograms remembered in this
+    /// process ([`with_replay_store`](Self::with_replay_store) shares them).
     pub fn new(issuer: Issuer<C, M>, ring: RsaKeyRing<S, K>) -> Self {
         MastercardPanless {
             issuer,
             ring,
             shared_zpk: None,
             key_form: PublicKeyForm::DerHex,
-            replay: ReplayGuard::new(DEFAULT_REPLAY_WINDOW),
+            replay: ReplayGuard {
+                store: MemoryReplayStore::new(),
+                window: DEFAULT_REPLAY_WINDOW,
+            },
+        }
+    }
+}
+
+impl<C: CardManagement, S: KeyStore, K: Clock, M: SecurityModule, R: ReplayStore>
+    MastercardPanless<C, S, K, M, R>
+{
+    /// How long a used RSA cryptogram is refused; zero turns the check off.
+    pub fn with_replay_window(mut self, window: std::time::Duration) -> Self {
+        self.replay.window = window;
+        self
+    }
+
+    /// Remembers used cryptograms in `store`: one several instances share
+    /// (Redis), so a cryptogram used on one is refused on all.
+    pub fn with_replay_store<R2: ReplayStore>(
+        self,
+        store: R2,
+    ) -> MastercardPanless<C, S, K, M, R2> {
+        MastercardPanless {
+            issuer: self.issuer,
+            ring: self.ring,
+            shared_zpk: self.shared_zpk,
+            key_form: self.key_form,
+            replay: ReplayGuard {
+                store,
+                window: self.replay.window,
+            },
         }
     }
 
-    /// How long a used RSA cryptogram is refused; zero turns the check off.
-    pub fn with_replay_window(mut self, window: std::time::Duration) -> Self {
-        self.replay = self.replay.with_window(window);
-        self
-    }
-
-    /// The clock the replay window runs on: a
+    /// Remembers used cryptograms in this process on `clock`: a
     /// [`MonotonicClock`](pinset_keys::MonotonicClock) unless set, never the
     /// audit clock, so a step of the wall clock neither purges nor stretches
     /// the window. Set a [`ManualClock`](pinset_keys::ManualClock) in tests.
-    pub fn with_replay_clock(mut self, clock: impl Clock + 'static) -> Self {
-        self.replay = self.replay.with_clock(Arc::new(clock));
-        self
+    pub fn with_replay_clock<K2: Clock>(
+        self,
+        clock: K2,
+    ) -> MastercardPanless<C, S, K, M, MemoryReplayStore<K2>> {
+        self.with_replay_store(MemoryReplayStore::with_clock(clock))
+    }
+
+    /// The replay store.
+    pub fn replay_store(&self) -> &R {
+        &self.replay.store
     }
 
     /// Accepts requests without `Key-Index`: ISO format 0 under this shared ZPK.
@@ -160,13 +197,23 @@ impl<C: CardManagement, S: KeyStore, K: Clock, M: SecurityModule> MastercardPanl
     }
 
     /// `GET /public-keys?data_type_to_secure=…`: the active `{keyIndex, publicRsaKey}`.
-    pub fn public_keys(&self, data_type_to_secure: &str) -> Result<PublicKeysResponse, FlowError> {
+    ///
+    /// # Errors
+    ///
+    /// [`Reason::RequestValidation`] for another `data_type_to_secure`;
+    /// [`Reason::IntegrationError`] if the key store cannot be read;
+    /// [`Reason::Unexpected`] if the ring has no live PIN key.
+    pub async fn public_keys(
+        &self,
+        data_type_to_secure: &str,
+    ) -> Result<PublicKeysResponse, FlowError> {
         let mut event = self.issuer.attempt(Operation::MastercardPublicKeys);
         let result = if data_type_to_secure != PIN_BLOCK {
             Err(FlowError::request("data_type_to_secure"))
         } else {
             self.ring
                 .publish(self.key_form)
+                .await
                 .map(|p| {
                     event.key_index = Some(p.key_index.clone());
                     PublicKeysResponse {
@@ -174,7 +221,10 @@ impl<C: CardManagement, S: KeyStore, K: Clock, M: SecurityModule> MastercardPanl
                         public_rsa_key: p.public_rsa_key,
                     }
                 })
-                .map_err(|e| FlowError::new(Reason::Unexpected, e))
+                .map_err(|e| match e {
+                    KeyError::Store(_) => FlowError::from(e),
+                    e => FlowError::new(Reason::Unexpected, e),
+                })
         };
         event.finish(result)
     }
@@ -238,12 +288,12 @@ impl<C: CardManagement, S: KeyStore, K: Clock, M: SecurityModule> MastercardPanl
             .issuer
             .target(contract, Some(expiry), sequence, event)
             .await?;
-        let (pin_block, zpk, mut claim) = match &key_index {
+        let (pin_block, zpk, claim) = match &key_index {
             Some(index) => {
-                let live = self.ring.live_key(index.as_str())?;
+                let live = self.ring.live_key(index.as_str()).await?;
                 let source = live.pin_source(&cryptogram, Format::Iso1)?;
                 let (pin_block, zpk) = self.issuer.translate(&target, source).await?;
-                (pin_block, zpk, Some(self.replay.claim(&cryptogram)?))
+                (pin_block, zpk, Some(self.replay.claim(&cryptogram).await?))
             }
             // ISO format 0 under a ZPK is deterministic: the same PIN gives
             // the same block, so a repeat is no sign of a replay here.
@@ -268,9 +318,6 @@ impl<C: CardManagement, S: KeyStore, K: Clock, M: SecurityModule> MastercardPanl
         };
         // Dropped from here on, the claim stays (the PIN may be stored);
         // an error the CMS returns gives it back.
-        if let Some(claim) = claim.as_mut() {
-            claim.commit_starting();
-        }
         match self.issuer.store(&target, pin_block, &zpk).await {
             Ok(cms) => Ok(SetPinOutcome {
                 http_status: 204,
@@ -278,7 +325,7 @@ impl<C: CardManagement, S: KeyStore, K: Clock, M: SecurityModule> MastercardPanl
             }),
             Err(e) => {
                 if let Some(claim) = claim {
-                    claim.release();
+                    self.replay.release(claim).await;
                 }
                 Err(e)
             }

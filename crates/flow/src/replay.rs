@@ -1,141 +1,244 @@
 //! Remembers the RSA cryptograms that set a PIN, so a captured request
-//! cannot be sent again to set the same PIN later.
+//! cannot be sent again to set the same PIN later: the [`ReplayStore`]
+//! trait, its in-process [`MemoryReplayStore`], and the flow's claim on it.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use core::future::Future;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
 use std::time::Duration;
 
-use pinset_keys::{Clock, MonotonicClock, Timestamp};
+use pinset_keys::{Clock, MonotonicClock, StoreError, Timestamp};
 use sha2::{Digest, Sha256};
 
 use crate::{Detail, FlowError, Reason};
 
-/// SHA-256 fingerprints of used cryptograms, each kept for `window`.
+/// A claim's proof of ownership: [`ReplayStore::release`] removes an entry
+/// only if it still carries the token its claim wrote, so a late release
+/// never removes another request's newer claim.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ClaimToken(pub u64);
+
+/// Where the Mastercard flow remembers used cryptograms, by SHA-256
+/// fingerprint, for a window (24 hours by default).
 ///
-/// RSA-OAEP and PKCS#1 v1.5 cryptograms are randomised, so an honest device
-/// never sends the same one twice: a repeat is a replay. Only fingerprints
-/// are kept, never the cryptogram. The window runs on its own clock (a
-/// [`MonotonicClock`] unless set), never the audit clock: a forward step of
-/// the wall clock must not purge the set.
-pub(crate) struct ReplayGuard {
-    window: Duration,
-    clock: Arc<dyn Clock>,
+/// RSA cryptograms are randomised, so an honest device never sends the same
+/// one twice: a repeat is a replay. Shared by every instance of a service
+/// (`pinset-redis` keeps it in Redis), a cryptogram used on one instance is
+/// refused on all. Entries are bounded by their expiry, measured by the
+/// store. A store that fails answers [`StoreError`], which the flow turns
+/// into a retryable 500; nothing is stored then.
+///
+/// ```
+/// use std::time::Duration;
+/// use pinset_flow::{MemoryReplayStore, ReplayStore};
+///
+/// # pollster::block_on(async {
+/// let store = MemoryReplayStore::new();
+/// let fingerprint = [7u8; 32];
+/// let token = store.claim(&fingerprint, Duration::from_secs(60)).await?.expect("first use");
+/// assert!(store.claim(&fingerprint, Duration::from_secs(60)).await?.is_none()); // a replay
+/// store.release(&fingerprint, token).await?; // the set PIN failed: give it back
+/// assert!(store.claim(&fingerprint, Duration::from_secs(60)).await?.is_some());
+/// # Ok::<(), pinset_keys::StoreError>(())
+/// # }).unwrap();
+/// ```
+pub trait ReplayStore: Send + Sync {
+    /// Claims `fingerprint` for `window`: a token if it was free (never
+    /// claimed, or its window passed), `None` if it is claimed.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] if the store cannot be reached; nothing is claimed.
+    fn claim(
+        &self,
+        fingerprint: &[u8; 32],
+        window: Duration,
+    ) -> impl Future<Output = Result<Option<ClaimToken>, StoreError>> + Send;
+
+    /// Undoes an unfinished claim, if the entry still carries `token`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] if the store cannot be reached; the claim then stays
+    /// until its window ends (fail closed).
+    fn release(
+        &self,
+        fingerprint: &[u8; 32],
+        token: ClaimToken,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+impl<R: ReplayStore + ?Sized> ReplayStore for std::sync::Arc<R> {
+    fn claim(
+        &self,
+        fingerprint: &[u8; 32],
+        window: Duration,
+    ) -> impl Future<Output = Result<Option<ClaimToken>, StoreError>> + Send {
+        (**self).claim(fingerprint, window)
+    }
+
+    fn release(
+        &self,
+        fingerprint: &[u8; 32],
+        token: ClaimToken,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).release(fingerprint, token)
+    }
+}
+
+/// The in-process [`ReplayStore`], on its own clock (a [`MonotonicClock`]
+/// unless set, never the audit clock: a step of the wall clock must neither
+/// purge nor stretch the window). Each claim first forgets the entries
+/// whose window has passed, oldest first, so memory is bounded by the
+/// claims of one window, with no sweep to schedule.
+pub struct MemoryReplayStore<C: Clock = MonotonicClock> {
+    clock: C,
     state: Mutex<Seen>,
 }
 
+#[derive(Default)]
 struct Seen {
-    until: HashMap<[u8; 32], Timestamp>,
-    next_sweep: Timestamp,
+    until: HashMap<[u8; 32], (Timestamp, ClaimToken)>,
+    /// Claims in the order they were made, with their expiry.
+    order: VecDeque<(Timestamp, [u8; 32])>,
+    next_token: u64,
 }
 
-/// A fingerprint claimed for one request, settled on drop.
-///
-/// Dropped before [`Claim::commit_starting`] (a refused request, or one
-/// cancelled before it reached the CMS), it gives the fingerprint back:
-/// nothing happened, so the honest retry is no replay. From the moment the
-/// CMS call starts, a drop keeps it (fail closed): the PIN may have been
-/// stored, and releasing would let a captured cryptogram be replayed. Only
-/// an error the CMS returns releases it then, through [`Claim::release`].
-pub(crate) struct Claim<'a> {
-    guard: &'a ReplayGuard,
-    /// The fingerprint and the expiry this claim wrote, so a late release
-    /// never removes another request's newer claim.
-    held: Option<([u8; 32], Timestamp)>,
-    keep_on_drop: bool,
+impl MemoryReplayStore {
+    /// An empty store on the [`MonotonicClock`].
+    pub fn new() -> Self {
+        MemoryReplayStore::with_clock(MonotonicClock)
+    }
 }
 
-impl Claim<'_> {
-    /// The CMS call is about to start: from now on a drop keeps the claim.
-    pub(crate) fn commit_starting(&mut self) {
-        self.keep_on_drop = true;
+impl Default for MemoryReplayStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<C: Clock> MemoryReplayStore<C> {
+    /// An empty store on `clock` (a `ManualClock` in tests).
+    pub fn with_clock(clock: C) -> Self {
+        MemoryReplayStore {
+            clock,
+            state: Mutex::new(Seen::default()),
+        }
+    }
+
+    /// How many fingerprints are held, live or not yet forgotten.
+    pub fn len(&self) -> usize {
+        self.state.lock().map(|s| s.until.len()).unwrap_or_default()
+    }
+
+    /// Whether no fingerprint is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<C: Clock> ReplayStore for MemoryReplayStore<C> {
+    async fn claim(
+        &self,
+        fingerprint: &[u8; 32],
+        window: Duration,
+    ) -> Result<Option<ClaimToken>, StoreError> {
+        let now = self.clock.now();
+        let mut seen = self.state.lock().map_err(|_| StoreError::Poisoned)?;
+        let Seen {
+            until,
+            order,
+            next_token,
+        } = &mut *seen;
+        while let Some((expiry, old)) = order.front().copied() {
+            if expiry > now {
+                break;
+            }
+            order.pop_front();
+            // A fingerprint claimed again since keeps its newer entry.
+            if until.get(&old).is_some_and(|(u, _)| *u <= now) {
+                until.remove(&old);
+            }
+        }
+        if until.get(fingerprint).is_some_and(|(u, _)| *u > now) {
+            return Ok(None);
+        }
+        *next_token += 1;
+        let token = ClaimToken(*next_token);
+        let expiry = now.saturating_add(window);
+        until.insert(*fingerprint, (expiry, token));
+        order.push_back((expiry, *fingerprint));
+        Ok(Some(token))
+    }
+
+    async fn release(&self, fingerprint: &[u8; 32], token: ClaimToken) -> Result<(), StoreError> {
+        let mut seen = self.state.lock().map_err(|_| StoreError::Poisoned)?;
+        if seen
+            .until
+            .get(fingerprint)
+            .is_some_and(|(_, t)| *t == token)
+        {
+            seen.until.remove(fingerprint);
+        }
+        Ok(())
+    }
+}
+
+impl<C: Clock> core::fmt::Debug for MemoryReplayStore<C> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("MemoryReplayStore")
+            .field("held", &self.len())
+            .finish()
+    }
+}
+
+/// The flow's use of a [`ReplayStore`]: a window (zero turns it off) and
+/// the claim of one request.
+pub(crate) struct ReplayGuard<R> {
+    pub(crate) store: R,
+    pub(crate) window: Duration,
+}
+
+/// A fingerprint claimed for one request. It is kept unless
+/// [`release`](Claim::release)d: the flow claims only after the module has
+/// read the cryptogram, right before the CMS call, so a claim dropped by a
+/// cancelled request fails closed (the PIN may have been stored, and
+/// releasing would let a captured cryptogram be replayed). Only an error
+/// the CMS returns releases it.
+pub(crate) struct Claim {
+    held: Option<([u8; 32], ClaimToken)>,
+}
+
+fn unavailable(e: StoreError) -> FlowError {
+    FlowError::new(Reason::IntegrationError, Detail::Store(e))
+}
+
+impl<R: ReplayStore> ReplayGuard<R> {
+    /// Refuses a cryptogram seen within the window; otherwise claims it.
+    pub(crate) async fn claim(&self, cryptogram: &[u8]) -> Result<Claim, FlowError> {
+        if self.window.is_zero() {
+            return Ok(Claim { held: None });
+        }
+        let fingerprint: [u8; 32] = Sha256::digest(cryptogram).into();
+        match self
+            .store
+            .claim(&fingerprint, self.window)
+            .await
+            .map_err(unavailable)?
+        {
+            Some(token) => Ok(Claim {
+                held: Some((fingerprint, token)),
+            }),
+            None => Err(FlowError::new(Reason::ReplayedPinBlock, Detail::Replay)),
+        }
     }
 
     /// The set PIN failed with nothing stored: give the fingerprint back.
-    pub(crate) fn release(mut self) {
-        if let Some((fingerprint, until)) = self.held.take() {
-            self.guard.release(&fingerprint, until);
-        }
-    }
-}
-
-impl Drop for Claim<'_> {
-    fn drop(&mut self) {
-        if let Some((fingerprint, until)) = self.held.take() {
-            if !self.keep_on_drop {
-                self.guard.release(&fingerprint, until);
-            }
-        }
-    }
-}
-
-impl ReplayGuard {
-    pub(crate) fn new(window: Duration) -> Self {
-        ReplayGuard {
-            window,
-            clock: Arc::new(MonotonicClock),
-            state: Mutex::new(Seen {
-                until: HashMap::new(),
-                next_sweep: Timestamp::UNIX_EPOCH,
-            }),
-        }
-    }
-
-    /// The same guard with another window; nothing has been claimed yet.
-    pub(crate) fn with_window(self, window: Duration) -> Self {
-        ReplayGuard { window, ..self }
-    }
-
-    /// The same guard on another clock; nothing has been claimed yet.
-    pub(crate) fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
-        ReplayGuard { clock, ..self }
-    }
-
-    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Seen>, FlowError> {
-        self.state.lock().map_err(|_| {
-            FlowError::new(Reason::Unexpected, Detail::Internal("replay lock poisoned"))
-        })
-    }
-
-    /// Refuses a cryptogram seen within the window; otherwise claims it.
-    pub(crate) fn claim(&self, cryptogram: &[u8]) -> Result<Claim<'_>, FlowError> {
-        if self.window.is_zero() {
-            return Ok(Claim {
-                guard: self,
-                held: None,
-                keep_on_drop: false,
-            });
-        }
-        let fingerprint: [u8; 32] = Sha256::digest(cryptogram).into();
-        let now = self.clock.now();
-        let mut seen = self.lock()?;
-        if now >= seen.next_sweep {
-            // Sweep a few times per window, not on every request.
-            seen.until.retain(|_, until| *until > now);
-            seen.next_sweep = now.saturating_add(self.window / 8);
-        }
-        match seen.until.get(&fingerprint) {
-            Some(until) if *until > now => {
-                Err(FlowError::new(Reason::ReplayedPinBlock, Detail::Replay))
-            }
-            _ => {
-                let until = now.saturating_add(self.window);
-                seen.until.insert(fingerprint, until);
-                Ok(Claim {
-                    guard: self,
-                    held: Some((fingerprint, until)),
-                    keep_on_drop: false,
-                })
-            }
-        }
-    }
-
-    /// Forgets a claim whose set PIN failed or was cancelled early, if the
-    /// entry is still the one that claim wrote.
-    fn release(&self, fingerprint: &[u8; 32], until: Timestamp) {
-        if let Ok(mut seen) = self.lock() {
-            if seen.until.get(fingerprint) == Some(&until) {
-                seen.until.remove(fingerprint);
-            }
+    /// If the store cannot be reached, the claim stays until its window
+    /// ends (fail closed); the client re-seals, as after any replay refusal.
+    pub(crate) async fn release(&self, claim: Claim) {
+        if let Some((fingerprint, token)) = claim.held {
+            let _ = self.store.release(&fingerprint, token).await;
         }
     }
 }

@@ -73,7 +73,13 @@ impl CardManagement for CommitThenYield {
     }
 }
 
-type Flow = MastercardPanless<CommitThenYield, pinset_keys::MemoryKeyStore, ManualClock>;
+type Flow = MastercardPanless<
+    CommitThenYield,
+    pinset_keys::MemoryKeyStore,
+    ManualClock,
+    pinset_module::SoftwareModule,
+    pinset_flow::MemoryReplayStore<ManualClock>,
+>;
 
 fn flow() -> (Flow, Arc<MemoryAudit>, ManualClock) {
     let clock = ManualClock::new(T0);
@@ -85,10 +91,10 @@ fn flow() -> (Flow, Arc<MemoryAudit>, ManualClock) {
     let issuer = issuer(cms, PinPolicy::default(), &audit, &clock);
     // rsa2048.pem goes into the issuer's module; the ring holds its handle.
     let ring = RsaKeyRing::with_clock(clock.clone());
-    ring.rotate(
+    pollster::block_on(ring.rotate(
         ring_key(issuer.module(), KEY_INDEX, &rsa2048()),
         Duration::ZERO,
-    )
+    ))
     .unwrap();
     let flow = MastercardPanless::new(issuer, ring).with_replay_clock(clock.clone());
     (flow, audit, clock)
@@ -96,7 +102,7 @@ fn flow() -> (Flow, Arc<MemoryAudit>, ManualClock) {
 
 /// A device's cryptogram; each seed gives a different (randomised) one.
 fn seal(flow: &Flow, pin_digits: &str, seed: u64) -> String {
-    let published = flow.ring().publish(PublicKeyForm::DerHex).unwrap();
+    let published = pollster::block_on(flow.ring().publish(PublicKeyForm::DerHex)).unwrap();
     let key = RsaPublicKey::from_hex(&published.public_rsa_key).unwrap();
     let cryptogram = key
         .seal(

@@ -21,13 +21,13 @@ fn the_replay_window_does_not_read_the_audit_clock() {
     let audit = Arc::new(MemoryAudit::new());
     let issuer = issuer(sandbox_cms(), PinPolicy::default(), &audit, &wall);
     let ring = RsaKeyRing::with_clock(ttl.clone());
-    ring.rotate(
+    pollster::block_on(ring.rotate(
         ring_key(issuer.module(), KEY_INDEX, &rsa2048()),
         Duration::ZERO,
-    )
+    ))
     .unwrap();
     let flow = MastercardPanless::new(issuer, ring).with_replay_clock(ttl.clone());
-    let published = flow.ring().publish(PublicKeyForm::DerHex).unwrap();
+    let published = pollster::block_on(flow.ring().publish(PublicKeyForm::DerHex)).unwrap();
     let cryptogram = RsaPublicKey::from_hex(&published.public_rsa_key)
         .unwrap()
         .seal(

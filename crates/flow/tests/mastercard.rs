@@ -341,7 +341,7 @@ fn no_key_index_without_shared_zpk_is_400() {
 fn public_keys_only_for_pin_block() {
     let mp = Mp::new();
     for bad in ["", "pin_block", "PIN", "CVC", "PIN_BLOCK ", " PIN_BLOCK"] {
-        let e = refused(mp.flow.public_keys(bad));
+        let e = refused(pollster::block_on(mp.flow.public_keys(bad)));
         assert_reason(&e, Reason::RequestValidation, 400, false);
     }
     let events = mp.audit.events();
@@ -557,11 +557,12 @@ fn retired_key_index_after_rotation_and_grace() {
     let mut mp = Mp::new();
     let old_first = mp.seal("7580", RsaPadding::OaepSha256);
     let old_second = mp.seal("7580", RsaPadding::OaepSha256);
-    let rotation = mp
-        .flow
-        .ring()
-        .rotate(mp.new_key("K2", &rsa3072()), Duration::from_secs(600))
-        .expect("rotate");
+    let rotation = pollster::block_on(
+        mp.flow
+            .ring()
+            .rotate(mp.new_key("K2", &rsa3072()), Duration::from_secs(600)),
+    )
+    .expect("rotate");
     assert_eq!(
         rotation.previous.as_ref().map(|k| k.as_str()),
         Some(KEY_INDEX)

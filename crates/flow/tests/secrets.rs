@@ -106,7 +106,10 @@ fn nothing_printable_holds_a_secret() {
         ..MpConfig::default()
     }
     .build();
-    out.add("public key", &mp.flow.public_keys("PIN_BLOCK"));
+    out.add(
+        "public key",
+        &pollster::block_on(mp.flow.public_keys("PIN_BLOCK")),
+    );
 
     // Success for each sandbox card with a distinctive PIN, then with its sandbox PIN.
     for (card, long_pin) in CARDS.iter().zip(LONG_PINS) {
@@ -244,22 +247,37 @@ fn nothing_printable_holds_a_secret() {
     );
 
     // Rotation, grace, retirement.
-    mp.flow
-        .ring()
-        .rotate(mp.new_key("K2", &rsa3072()), Duration::from_secs(60))
-        .expect("rotate");
+    pollster::block_on(
+        mp.flow
+            .ring()
+            .rotate(mp.new_key("K2", &rsa3072()), Duration::from_secs(60)),
+    )
+    .expect("rotate");
     mp.clock.advance(Duration::from_secs(61));
     out.result("mp retired", mp.set_pin("70001", Some(KEY_INDEX), &body));
-    out.result("public key K2", mp.flow.public_keys("PIN_BLOCK"));
-    out.result("public key bad", mp.flow.public_keys("CVC"));
+    out.result(
+        "public key K2",
+        pollster::block_on(mp.flow.public_keys("PIN_BLOCK")),
+    );
+    out.result(
+        "public key bad",
+        pollster::block_on(mp.flow.public_keys("CVC")),
+    );
 
     out.add("mp audit", &mp.audit.events());
     out.add("mp cms", &mp.snapshot());
     out.add("mp ring", mp.flow.ring());
-    out.add("mp ring entries", &mp.flow.ring().entries());
+    out.add("mp replay store", mp.flow.replay_store());
+    out.add(
+        "mp ring entries",
+        &pollster::block_on(mp.flow.ring().entries()),
+    );
     out.add("mp zone keys", mp.flow.issuer().zone_keys());
     out.add("mp module", mp.module());
-    out.add("mp live key", &mp.flow.ring().live_key("K2"));
+    out.add(
+        "mp live key",
+        &pollster::block_on(mp.flow.ring().live_key("K2")),
+    );
 
     let pem_form = MpConfig {
         form: PublicKeyForm::PemBody,
@@ -268,7 +286,7 @@ fn nothing_printable_holds_a_secret() {
     .build();
     out.add(
         "public key PEM body",
-        &pem_form.flow.public_keys("PIN_BLOCK"),
+        &pollster::block_on(pem_form.flow.public_keys("PIN_BLOCK")),
     );
 
     // ------------------------------------------------------------ Enfuce
@@ -378,6 +396,7 @@ fn nothing_printable_holds_a_secret() {
     out.add("enfuce zone keys", enfuce.flow.issuer().zone_keys());
     out.add("enfuce module", enfuce.module());
     out.add("enfuce pending tzpks", &enfuce.flow.pending_tzpks());
+    out.add("enfuce controls", enfuce.flow.controls());
 
     let printed = out.0;
     // Enciphered PIN blocks in the CMS: format 0 under one ZPK is

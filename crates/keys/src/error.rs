@@ -249,4 +249,12 @@ pub enum TzpkError {
     /// The table's lock was poisoned by a panic in another thread.
     #[error("the temporary key table's lock was poisoned by a panic in another thread")]
     Poisoned,
+    /// The control store failed or cannot be reached; nothing changed. Retry.
+    #[error("the {store} control store is unavailable: {reason}")]
+    Unavailable {
+        /// The store's name, such as `redis`.
+        store: &'static str,
+        /// What failed. Never a controlId, key or binding.
+        reason: String,
+    },
 }

@@ -1,5 +1,6 @@
 //! Where the RSA key ring keeps its entries: the [`KeyStore`] trait and [`MemoryKeyStore`].
 
+use core::future::Future;
 use std::sync::{Arc, RwLock};
 
 use pinset_envelope::{RsaPadding, RsaPublicKey};
@@ -131,6 +132,29 @@ impl RingEntry {
         }
     }
 
+    /// Serializes `entries` (index, state, dates, padding, purpose, key
+    /// handle and public key of each) and wraps them under `kek` with AES
+    /// key wrap with padding (RFC 5649): the format of
+    /// [`RsaKeyRing::export`](crate::RsaKeyRing::export), for a
+    /// [`KeyStore`] to keep anywhere. It holds no private key.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::ExportTooLarge`](crate::KeyError::ExportTooLarge) past 4 GiB.
+    pub fn seal(entries: &[RingEntry], kek: &crate::Kek) -> Result<Vec<u8>, crate::KeyError> {
+        crate::ring::seal_entries(entries, kek)
+    }
+
+    /// Reads what [`seal`](Self::seal) wrote, checking it whole first.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::Import`](crate::KeyError::Import) for a tampered or
+    /// truncated blob, the wrong KEK, a key index twice or two active keys.
+    pub fn open(sealed: &[u8], kek: &crate::Kek) -> Result<Vec<RingEntry>, crate::KeyError> {
+        crate::ring::open_entries(sealed, kek)
+    }
+
     /// The entry as it stands at `now`: a lapsed key becomes `Retired` and drops its handle.
     pub(crate) fn settled(&self, now: Timestamp) -> RingEntry {
         let mut entry = self.clone();
@@ -152,37 +176,112 @@ pub struct RingSnapshot {
 
 /// Storage for an [`RsaKeyRing`](crate::RsaKeyRing): the whole ring is read as
 /// a snapshot and replaced with a compare-and-swap on its generation, so a
-/// rotation (new key in, old key out) is one atomic write.
+/// rotation (new key in, old key out) is one atomic write, and of two
+/// instances rotating at once exactly one wins; the other reads again.
 ///
-/// Implement it over a database or an HSM's key list; [`MemoryKeyStore`] is
-/// the in-process one. Implementations only keep entries: the ring checks the
-/// rules (one active key, unique indexes).
+/// [`MemoryKeyStore`] is the in-process store; `pinset-redis` keeps the
+/// ring in Redis for several instances. Implementations only keep entries:
+/// the ring checks the rules (one active key, unique indexes). An entry
+/// holds handles and public keys, never a private key, and
+/// [`RingEntry::seal`] turns a ring into the KEK-wrapped export format for
+/// storage anywhere. Every method is async, so a network round trip never
+/// blocks an executor; a store that fails answers [`StoreError::Backend`],
+/// which the flows turn into a retryable 500.
+///
+/// A store over another database keeps one sealed blob and its generation,
+/// and swaps both in one transaction:
+///
+/// ```
+/// use std::sync::Mutex;
+/// use pinset_keys::{Kek, KeyStore, RingEntry, RingSnapshot, StoreError};
+///
+/// /// Stands for a table `ring(generation BIGINT, sealed BYTEA)` of one row.
+/// struct SqlKeyStore {
+///     kek: Kek,
+///     row: Mutex<(u64, Vec<u8>)>,
+/// }
+///
+/// fn backend(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+///     StoreError::Backend(Box::new(e))
+/// }
+///
+/// impl KeyStore for SqlKeyStore {
+///     async fn snapshot(&self) -> Result<RingSnapshot, StoreError> {
+///         // SELECT generation, sealed FROM ring
+///         let (generation, sealed) = self.row.lock().map_err(|_| StoreError::Poisoned)?.clone();
+///         let entries = if sealed.is_empty() { Vec::new() } else { RingEntry::open(&sealed, &self.kek).map_err(backend)? };
+///         Ok(RingSnapshot { generation, entries })
+///     }
+///
+///     async fn compare_and_swap(&self, generation: u64, entries: Vec<RingEntry>) -> Result<u64, StoreError> {
+///         let sealed = RingEntry::seal(&entries, &self.kek).map_err(backend)?;
+///         // UPDATE ring SET generation = generation + 1, sealed = $2 WHERE generation = $1
+///         let mut row = self.row.lock().map_err(|_| StoreError::Poisoned)?;
+///         if row.0 != generation {
+///             return Err(StoreError::Conflict { expected: generation, found: row.0 });
+///         }
+///         *row = (generation + 1, sealed);
+///         Ok(row.0)
+///     }
+/// }
+///
+/// # pollster::block_on(async {
+/// let store = SqlKeyStore { kek: Kek::new(&[0x42; 32])?, row: Mutex::new((0, Vec::new())) };
+/// assert_eq!(store.compare_and_swap(0, Vec::new()).await?, 1);
+/// assert!(matches!(store.compare_and_swap(0, Vec::new()).await, Err(StoreError::Conflict { .. })));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 pub trait KeyStore: Send + Sync {
     /// Reads every entry and the current generation.
-    fn snapshot(&self) -> Result<RingSnapshot, StoreError>;
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] if the store cannot be read.
+    fn snapshot(&self) -> impl Future<Output = Result<RingSnapshot, StoreError>> + Send;
 
     /// Reads one entry. The default scans a snapshot; override it with a lookup.
-    fn get(&self, key_index: &KeyIndex) -> Result<Option<RingEntry>, StoreError> {
-        Ok(self
-            .snapshot()?
-            .entries
-            .into_iter()
-            .find(|e| e.key_index() == key_index))
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] if the store cannot be read.
+    fn get(
+        &self,
+        key_index: &KeyIndex,
+    ) -> impl Future<Output = Result<Option<RingEntry>, StoreError>> + Send {
+        async move {
+            Ok(self
+                .snapshot()
+                .await?
+                .entries
+                .into_iter()
+                .find(|e| e.key_index() == key_index))
+        }
     }
 
     /// Replaces every entry with `entries` if the store is still at
-    /// `generation`, and returns the new generation. Otherwise fails with
-    /// [`StoreError::Conflict`] and changes nothing.
-    fn compare_and_swap(&self, generation: u64, entries: Vec<RingEntry>)
-    -> Result<u64, StoreError>;
+    /// `generation`, and returns the new generation.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Conflict`] if another writer got there first; nothing
+    /// changes.
+    fn compare_and_swap(
+        &self,
+        generation: u64,
+        entries: Vec<RingEntry>,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }
 
 impl<S: KeyStore + ?Sized> KeyStore for Arc<S> {
-    fn snapshot(&self) -> Result<RingSnapshot, StoreError> {
+    fn snapshot(&self) -> impl Future<Output = Result<RingSnapshot, StoreError>> + Send {
         (**self).snapshot()
     }
 
-    fn get(&self, key_index: &KeyIndex) -> Result<Option<RingEntry>, StoreError> {
+    fn get(
+        &self,
+        key_index: &KeyIndex,
+    ) -> impl Future<Output = Result<Option<RingEntry>, StoreError>> + Send {
         (**self).get(key_index)
     }
 
@@ -190,7 +289,7 @@ impl<S: KeyStore + ?Sized> KeyStore for Arc<S> {
         &self,
         generation: u64,
         entries: Vec<RingEntry>,
-    ) -> Result<u64, StoreError> {
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send {
         (**self).compare_and_swap(generation, entries)
     }
 }
@@ -210,11 +309,11 @@ impl MemoryKeyStore {
 }
 
 impl KeyStore for MemoryKeyStore {
-    fn snapshot(&self) -> Result<RingSnapshot, StoreError> {
+    async fn snapshot(&self) -> Result<RingSnapshot, StoreError> {
         Ok(self.inner.read().map_err(|_| StoreError::Poisoned)?.clone())
     }
 
-    fn get(&self, key_index: &KeyIndex) -> Result<Option<RingEntry>, StoreError> {
+    async fn get(&self, key_index: &KeyIndex) -> Result<Option<RingEntry>, StoreError> {
         let inner = self.inner.read().map_err(|_| StoreError::Poisoned)?;
         Ok(inner
             .entries
@@ -223,7 +322,7 @@ impl KeyStore for MemoryKeyStore {
             .cloned())
     }
 
-    fn compare_and_swap(
+    async fn compare_and_swap(
         &self,
         generation: u64,
         entries: Vec<RingEntry>,

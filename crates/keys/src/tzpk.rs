@@ -15,10 +15,13 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use pinset_envelope::Kcv;
-use pinset_module::{KeyAlgorithm, KeyCheck, KeyPurpose, KeyRef};
+use pinset_module::KeyRef;
 use sha2::{Digest, Sha256};
 
-use crate::{Clock, ControlId, MonotonicClock, PlasticRef, Timestamp, TzpkError};
+use crate::{
+    Clock, ControlBinding, ControlId, ControlStore, MonotonicClock, PlasticRef, Timestamp,
+    TzpkCustody, TzpkError,
+};
 
 /// How long a temporary key lives unless set otherwise: 30 seconds, as Enfuce's `controlId`.
 pub const DEFAULT_TZPK_TTL: Duration = Duration::from_secs(30);
@@ -58,10 +61,10 @@ impl WrappedTzpk {
 enum Slot<B> {
     /// A control opened; no key wrapped for it yet.
     Open { binding: B, expires_at: Timestamp },
-    /// A key issued and not yet taken; the module holds it.
+    /// A key issued and not yet taken: a handle, or wrapped under a KEK.
     Pending {
         binding: B,
-        key: KeyRef,
+        key: TzpkCustody,
         expires_at: Timestamp,
     },
     /// Taken: a tombstone, so a replay says `AlreadyUsed`.
@@ -103,16 +106,22 @@ impl<B> Table<B> {
         let discarded = &mut self.discarded;
         self.slots.retain(|_, slot| {
             let live = slot.expires_at() > now;
-            if !live {
-                if let Slot::Pending { key, .. } = slot {
-                    discarded.push(key.clone());
-                }
+            if !live
+                && let Slot::Pending {
+                    key: TzpkCustody::Handle(key),
+                    ..
+                } = slot
+            {
+                discarded.push(key.clone());
             }
             live
         });
         before - self.slots.len()
     }
 }
+
+/// The in-process [`ControlStore`] the Enfuce flow uses unless given another.
+pub type MemoryControlStore<C = MonotonicClock> = TemporaryKeys<C, ControlBinding>;
 
 /// Enfuce's controlIds with their single-use temporary TDES keys: one record
 /// per controlId, bound to what the control is for (`B`, a [`PlasticRef`]
@@ -136,7 +145,7 @@ impl<B> Table<B> {
 /// ```
 /// use base64::Engine;
 /// use pinset_envelope::{rsa, RsaPadding, RsaPrivateKey};
-/// use pinset_keys::{ControlId, PlasticRef, TemporaryKeys};
+/// use pinset_keys::{ControlId, PlasticRef, TemporaryKeys, TzpkCustody};
 /// use pinset_module::{SecurityModule, SoftwareModule};
 /// use rand_core::SeedableRng;
 ///
@@ -149,15 +158,15 @@ impl<B> Table<B> {
 ///
 /// // Issuer: the module makes a tzpk and wraps it under the device's public key.
 /// let (tzpk, wrapped) = module.generate_tzpk(&device.public_key(), RsaPadding::OaepSha256).await?;
-/// let issued = tzpks.issue(id.clone(), plastic.clone(), tzpk, &wrapped)?;
+/// let issued = tzpks.issue(id.clone(), plastic.clone(), TzpkCustody::Handle(tzpk), &wrapped)?;
 /// // Device: unwrap it.
 /// let der = base64::engine::general_purpose::STANDARD.decode(issued.encrypted_key())?;
 /// let device_tzpk = rsa::unwrap_tdes_key(&device, RsaPadding::OaepSha256, &der)?;
 /// assert_eq!(device_tzpk.kcv(), issued.kcv());
 /// // Issuer, when the PIN block arrives: take the handle, once.
-/// let handle = tzpks.take(&id, &plastic)?;
+/// let taken = tzpks.take(&id, &plastic)?;
 /// assert!(tzpks.take(&id, &plastic).is_err()); // AlreadyUsed
-/// module.destroy(&handle).await?;
+/// module.destroy(taken.handle().expect("kept as a handle")).await?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap();
 /// ```
@@ -289,10 +298,10 @@ impl<C: Clock, B: Clone + PartialEq> TemporaryKeys<C, B> {
         &self,
         control_id: ControlId,
         binding: B,
-        tzpk: KeyRef,
+        tzpk: TzpkCustody,
         wrapped: &[u8],
     ) -> Result<WrappedTzpk, TzpkError> {
-        let kcv = tzpk_kcv(&tzpk)?;
+        let kcv = tzpk.kcv()?;
         let now = self.clock.now();
         let mut table = self.swept(now)?;
         let id = digest(&control_id);
@@ -348,10 +357,29 @@ impl<C: Clock, B: Clone + PartialEq> TemporaryKeys<C, B> {
     pub fn issue_for_open(
         &self,
         control_id: ControlId,
-        tzpk: KeyRef,
+        tzpk: TzpkCustody,
         wrapped: &[u8],
     ) -> Result<(B, WrappedTzpk), TzpkError> {
-        let kcv = tzpk_kcv(&tzpk)?;
+        let (binding, kcv, expires_at) = self.attach_key(&control_id, tzpk)?;
+        Ok((
+            binding,
+            WrappedTzpk {
+                control_id,
+                encrypted_key: BASE64.encode(wrapped),
+                kcv,
+                expires_at,
+            },
+        ))
+    }
+
+    /// The one critical section of [`issue_for_open`](Self::issue_for_open).
+    fn attach_key(
+        &self,
+        control_id: &ControlId,
+        tzpk: TzpkCustody,
+    ) -> Result<(B, Kcv, Timestamp), TzpkError> {
+        let kcv = tzpk.kcv()?;
+        let control_id = control_id.clone();
         let now = self.clock.now();
         let mut table = self.lock()?;
         let id = digest(&control_id);
@@ -377,15 +405,7 @@ impl<C: Clock, B: Clone + PartialEq> TemporaryKeys<C, B> {
             key: tzpk,
             expires_at,
         };
-        Ok((
-            binding,
-            WrappedTzpk {
-                control_id,
-                encrypted_key: BASE64.encode(wrapped),
-                kcv,
-                expires_at,
-            },
-        ))
+        Ok((binding, kcv, expires_at))
     }
 
     /// Hands over the handle of the key issued for `control_id`, once, if
@@ -402,7 +422,7 @@ impl<C: Clock, B: Clone + PartialEq> TemporaryKeys<C, B> {
     ///   stays available to its own.
     /// - [`TzpkError::NotIssued`]: the control is open but no key was issued;
     ///   the control stays open.
-    pub fn take(&self, control_id: &ControlId, binding: &B) -> Result<KeyRef, TzpkError> {
+    pub fn take(&self, control_id: &ControlId, binding: &B) -> Result<TzpkCustody, TzpkError> {
         match self.take_where(control_id, |bound| bound == binding, false)? {
             (_, Some(key)) => Ok(key),
             (_, None) => Err(TzpkError::NotIssued(control_id.clone())),
@@ -417,7 +437,10 @@ impl<C: Clock, B: Clone + PartialEq> TemporaryKeys<C, B> {
     /// # Errors
     ///
     /// [`TzpkError::Unknown`], [`TzpkError::Expired`] or [`TzpkError::AlreadyUsed`].
-    pub fn take_bound(&self, control_id: &ControlId) -> Result<(B, Option<KeyRef>), TzpkError> {
+    pub fn take_bound(
+        &self,
+        control_id: &ControlId,
+    ) -> Result<(B, Option<TzpkCustody>), TzpkError> {
         self.take_where(control_id, |_| true, true)
     }
 
@@ -428,7 +451,7 @@ impl<C: Clock, B: Clone + PartialEq> TemporaryKeys<C, B> {
         control_id: &ControlId,
         accept: impl FnOnce(&B) -> bool,
         spend_open: bool,
-    ) -> Result<(B, Option<KeyRef>), TzpkError> {
+    ) -> Result<(B, Option<TzpkCustody>), TzpkError> {
         let now = self.clock.now();
         let mut table = self.lock()?;
         let Some(slot) = table.slots.get_mut(&digest(control_id)) else {
@@ -438,8 +461,10 @@ impl<C: Clock, B: Clone + PartialEq> TemporaryKeys<C, B> {
         if now >= expires_at {
             if matches!(slot, Slot::Pending { .. } | Slot::Open { .. }) {
                 // Let go of the key now rather than at the next sweep.
-                if let Slot::Pending { key, .. } =
-                    std::mem::replace(slot, Slot::Lapsed { expires_at })
+                if let Slot::Pending {
+                    key: TzpkCustody::Handle(key),
+                    ..
+                } = std::mem::replace(slot, Slot::Lapsed { expires_at })
                 {
                     table.discarded.push(key);
                 }
@@ -553,10 +578,37 @@ impl<C: Clock, B> fmt::Debug for TemporaryKeys<C, B> {
     }
 }
 
-/// The KCV of a tzpk's handle, if it is one: a 2-key TDES PIN-encryption key.
-fn tzpk_kcv(key: &KeyRef) -> Result<Kcv, TzpkError> {
-    match (key.algorithm(), key.purpose(), key.check()) {
-        (KeyAlgorithm::Tdes2, KeyPurpose::PinEncryption, KeyCheck::Kcv(kcv)) => Ok(kcv),
-        _ => Err(TzpkError::NotATzpk),
+/// The in-process [`ControlStore`]: controls bound to a [`ControlBinding`].
+impl<C: Clock> ControlStore for TemporaryKeys<C, ControlBinding> {
+    fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    async fn open(&self, control_id: &ControlId, binding: ControlBinding) -> Result<(), TzpkError> {
+        TemporaryKeys::open(self, control_id.clone(), binding).map(|_| ())
+    }
+
+    async fn binding(&self, control_id: &ControlId) -> Result<ControlBinding, TzpkError> {
+        TemporaryKeys::binding(self, control_id)
+    }
+
+    async fn attach(
+        &self,
+        control_id: &ControlId,
+        tzpk: TzpkCustody,
+    ) -> Result<ControlBinding, TzpkError> {
+        self.attach_key(control_id, tzpk)
+            .map(|(binding, _, _)| binding)
+    }
+
+    async fn take(
+        &self,
+        control_id: &ControlId,
+    ) -> Result<(ControlBinding, Option<TzpkCustody>), TzpkError> {
+        self.take_bound(control_id)
+    }
+
+    fn take_expired(&self) -> Vec<KeyRef> {
+        self.take_discarded().unwrap_or_default()
     }
 }

@@ -14,6 +14,7 @@ use pinset_keys::{
 use pinset_module::{
     KeyAlgorithm, ModuleError, PinSource, SecurityModule, SoftwareModule, TranslatePin,
 };
+use pollster::block_on;
 use proptest::prelude::*;
 
 const GRACE: Duration = Duration::from_secs(3600);
@@ -31,27 +32,30 @@ fn full_ring(
 ) -> Result<(RsaKeyRing<MemoryKeyStore, ManualClock>, ManualClock), KeyError> {
     let clock = clock();
     let ring = RsaKeyRing::with_clock(clock.clone());
-    ring.rotate(hsm.new_key("R0", &rsa2048()?)?, GRACE)?;
+    block_on(ring.rotate(hsm.new_key("R0", &rsa2048()?)?, GRACE))?;
     clock.advance(Duration::from_secs(1));
-    ring.rotate(
-        hsm.new_key("K1", &rsa2048()?)?
-            .with_padding(RsaPadding::Pkcs1v15)
-            .with_not_after(at(90_000_000)),
-        Duration::ZERO,
+    block_on(
+        ring.rotate(
+            hsm.new_key("K1", &rsa2048()?)?
+                .with_padding(RsaPadding::Pkcs1v15)
+                .with_not_after(at(90_000_000)),
+            Duration::ZERO,
+        ),
     )?;
     clock.advance(Duration::from_secs(1));
-    ring.rotate(
-        hsm.new_key_for("K2", &rsa3072()?, KeyPurpose::KeyEncryption)?
-            .with_padding(RsaPadding::OaepSha1),
-        GRACE,
+    block_on(
+        ring.rotate(
+            hsm.new_key_for("K2", &rsa3072()?, KeyPurpose::KeyEncryption)?
+                .with_padding(RsaPadding::OaepSha1),
+            GRACE,
+        ),
     )?;
     Ok((ring, clock))
 }
 
 /// Everything an entry says, for comparison.
 fn describe<S: KeyStore, C: Clock>(ring: &RsaKeyRing<S, C>) -> Result<Vec<String>, KeyError> {
-    Ok(ring
-        .entries()?
+    Ok(block_on(ring.entries())?
         .iter()
         .map(|e| {
             format!(
@@ -73,7 +77,7 @@ fn describe<S: KeyStore, C: Clock>(ring: &RsaKeyRing<S, C>) -> Result<Vec<String
 fn ring_round_trip_keeps_every_key_and_its_state() -> TestResult {
     let hsm = Hsm::new(1)?;
     let (ring, clock) = full_ring(&hsm)?;
-    let entries = ring.entries()?;
+    let entries = block_on(ring.entries())?;
     let states: Vec<KeyState> = entries.iter().map(|e| e.state()).collect();
     assert_eq!(
         states,
@@ -93,26 +97,32 @@ fn ring_round_trip_keeps_every_key_and_its_state() -> TestResult {
         &mut rng(1),
     )?;
 
-    let export = ring.export(&kek()?)?;
+    let export = block_on(ring.export(&kek()?))?;
     assert_eq!(&export[..9], b"PINSETKX\x01");
-    let restored = RsaKeyRing::import(&export, &kek()?, clock.clone())?;
+    let restored = block_on(RsaKeyRing::import(&export, &kek()?, clock.clone()))?;
 
     assert_eq!(describe(&restored)?, describe(&ring)?);
     // The active key is for key encryption: neither ring publishes it.
     for r in [&restored, &ring] {
         assert!(matches!(
-            r.publish(PublicKeyForm::DerHex),
+            block_on(r.publish(PublicKeyForm::DerHex)),
             Err(KeyError::WrongPurpose { .. })
         ));
     }
-    assert_eq!(restored.live_key("K2")?, ring.live_key("K2")?);
     assert_eq!(
-        restored.entries()?[2].public_key(),
-        ring.entries()?[2].public_key()
+        block_on(restored.live_key("K2"))?,
+        block_on(ring.live_key("K2"))?
+    );
+    assert_eq!(
+        block_on(restored.entries())?[2].public_key(),
+        block_on(ring.entries())?[2].public_key()
     );
     // The handles came back, naming the same keys in the module: the
     // decrypt-only key opens with its own padding,
-    assert_eq!(restored.live_key("K1")?.key(), ring.live_key("K1")?.key());
+    assert_eq!(
+        block_on(restored.live_key("K1"))?.key(),
+        block_on(ring.live_key("K1"))?.key()
+    );
     assert_eq!(
         hsm.open(&restored, "K1", Format::Iso1, &v15_block, None)?
             .expose_digits(),
@@ -120,12 +130,11 @@ fn ring_round_trip_keeps_every_key_and_its_state() -> TestResult {
     );
     // the active key is still not for PIN blocks, and the retired index still asks for a refetch.
     assert!(matches!(
-        restored.live_key("K2")?.purpose(),
+        block_on(restored.live_key("K2"))?.purpose(),
         KeyPurpose::KeyEncryption
     ));
     assert!(
-        restored
-            .live_key("R0")
+        block_on(restored.live_key("R0"))
             .err()
             .is_some_and(|e| e.is_refetch())
     );
@@ -133,8 +142,7 @@ fn ring_round_trip_keeps_every_key_and_its_state() -> TestResult {
     // The grace period runs on from the restored state.
     clock.set(at(2_000 + 3_600_000));
     assert!(
-        restored
-            .live_key("K1")
+        block_on(restored.live_key("K1"))
             .err()
             .is_some_and(|e| e.is_refetch())
     );
@@ -145,7 +153,7 @@ fn ring_round_trip_keeps_every_key_and_its_state() -> TestResult {
 fn the_export_holds_no_key_in_clear() -> TestResult {
     let hsm = Hsm::new(2)?;
     let (ring, _) = full_ring(&hsm)?;
-    let export = ring.export(&kek()?)?;
+    let export = block_on(ring.export(&kek()?))?;
     let der = rsa3072()?.to_pkcs8_der()?;
     // Any 16-byte run of the private key would give it away.
     for chunk in der.chunks(16).filter(|c| c.len() == 16) {
@@ -163,7 +171,7 @@ fn the_export_holds_no_key_in_clear() -> TestResult {
 fn a_ring_export_holds_handles_not_private_keys() -> TestResult {
     let hsm = Hsm::new(11)?;
     let (ring, clock) = full_ring(&hsm)?;
-    let export = ring.export(&kek()?)?;
+    let export = block_on(ring.export(&kek()?))?;
     // Two live RSA keys' private halves could not fit: the export is
     // smaller than the PKCS#8 of the RSA-3072 key alone.
     assert!(
@@ -173,16 +181,22 @@ fn a_ring_export_holds_handles_not_private_keys() -> TestResult {
     );
 
     // It imports without any module, and every handle is the original.
-    let restored = RsaKeyRing::import(&export, &kek()?, clock)?;
+    let restored = block_on(RsaKeyRing::import(&export, &kek()?, clock))?;
     let handles = |r: &RsaKeyRing<MemoryKeyStore, ManualClock>| -> Result<Vec<_>, KeyError> {
-        Ok(r.entries()?.iter().map(|e| e.key().cloned()).collect())
+        Ok(block_on(r.entries())?
+            .iter()
+            .map(|e| e.key().cloned())
+            .collect())
     };
     let originals = handles(&ring)?;
     assert_eq!(handles(&restored)?, originals);
     assert!(originals[0].is_none(), "R0 was retired");
     assert!(originals[1..].iter().all(Option::is_some));
     for index in ["K1", "K2"] {
-        assert_eq!(restored.live_key(index)?.key(), ring.live_key(index)?.key());
+        assert_eq!(
+            block_on(restored.live_key(index))?.key(),
+            block_on(ring.live_key(index))?.key()
+        );
     }
 
     // A handle opens nothing without the module that holds its key.
@@ -298,7 +312,7 @@ fn zone_round_trip_keeps_every_key_purpose_and_kcv() -> TestResult {
         &mut rng(2),
     )?;
     let pan = Pan::new("5141576351968605")?;
-    let translated = pollster::block_on(module.translate(&TranslatePin {
+    let translated = block_on(module.translate(&TranslatePin {
         source: PinSource::Symmetric {
             key: &restored.pin_key(&index)?,
             format: Format::Iso1,
@@ -341,7 +355,7 @@ fn every_flipped_bit_fails_cleanly() -> TestResult {
     let zone = ZoneKeys::new();
     zone.insert(ZpkIndex::new("zpk")?, hsm.zpk.clone())?;
     let (ring, clock) = full_ring(&hsm)?;
-    let ring_export = ring.export(&kek()?)?;
+    let ring_export = block_on(ring.export(&kek()?))?;
     let zone_export = zone.export(&kek()?)?;
 
     for (name, export) in [("ring", &ring_export), ("zone", &zone_export)] {
@@ -349,7 +363,11 @@ fn every_flipped_bit_fails_cleanly() -> TestResult {
             let mut tampered = export.clone();
             tampered[pos] ^= 1 << (pos % 8);
             let err = if name == "ring" {
-                import_error(RsaKeyRing::import(&tampered, &kek()?, clock.clone()))
+                import_error(block_on(RsaKeyRing::import(
+                    &tampered,
+                    &kek()?,
+                    clock.clone(),
+                )))
             } else {
                 import_error(ZoneKeys::import(&tampered, &kek()?))
             };
@@ -370,9 +388,13 @@ fn every_flipped_bit_fails_cleanly() -> TestResult {
 fn every_truncation_and_extension_fails_cleanly() -> TestResult {
     let hsm = Hsm::new(5)?;
     let (ring, clock) = full_ring(&hsm)?;
-    let export = ring.export(&kek()?)?;
+    let export = block_on(ring.export(&kek()?))?;
     for len in 0..export.len() {
-        let err = import_error(RsaKeyRing::import(&export[..len], &kek()?, clock.clone()));
+        let err = import_error(block_on(RsaKeyRing::import(
+            &export[..len],
+            &kek()?,
+            clock.clone(),
+        )));
         assert!(
             matches!(
                 err,
@@ -388,7 +410,14 @@ fn every_truncation_and_extension_fails_cleanly() -> TestResult {
     for extra in [1usize, 7, 8, 16] {
         let mut longer = export.clone();
         longer.extend(std::iter::repeat_n(0u8, extra));
-        assert!(import_error(RsaKeyRing::import(&longer, &kek()?, clock.clone())).is_some());
+        assert!(
+            import_error(block_on(RsaKeyRing::import(
+                &longer,
+                &kek()?,
+                clock.clone()
+            )))
+            .is_some()
+        );
     }
     Ok(())
 }
@@ -397,9 +426,9 @@ fn every_truncation_and_extension_fails_cleanly() -> TestResult {
 fn a_wrong_kek_fails_cleanly_and_names_both_kcvs() -> TestResult {
     let hsm = Hsm::new(6)?;
     let (ring, clock) = full_ring(&hsm)?;
-    let export = ring.export(&kek()?)?;
+    let export = block_on(ring.export(&kek()?))?;
     let other = Kek::new(&[0x43; 32])?;
-    let err = RsaKeyRing::import(&export, &other, clock.clone())
+    let err = block_on(RsaKeyRing::import(&export, &other, clock.clone()))
         .err()
         .ok_or("imported under the wrong KEK")?;
     assert!(
@@ -416,7 +445,7 @@ fn a_wrong_kek_fails_cleanly_and_names_both_kcvs() -> TestResult {
     let mut forged = export.clone();
     forged[10..13].copy_from_slice(other.kcv().as_bytes());
     assert_eq!(
-        import_error(RsaKeyRing::import(&forged, &other, clock)),
+        import_error(block_on(RsaKeyRing::import(&forged, &other, clock))),
         Some(ImportError::Integrity)
     );
     Ok(())
@@ -426,7 +455,7 @@ fn a_wrong_kek_fails_cleanly_and_names_both_kcvs() -> TestResult {
 fn a_ring_export_is_not_zone_keys_and_back() -> TestResult {
     let hsm = Hsm::new(7)?;
     let (ring, clock) = full_ring(&hsm)?;
-    let ring_export = ring.export(&kek()?)?;
+    let ring_export = block_on(ring.export(&kek()?))?;
     assert!(matches!(
         import_error(ZoneKeys::import(&ring_export, &kek()?)),
         Some(ImportError::WrongKind {
@@ -436,7 +465,7 @@ fn a_ring_export_is_not_zone_keys_and_back() -> TestResult {
     ));
     let zone_export = ZoneKeys::new().export(&kek()?)?;
     assert!(matches!(
-        import_error(RsaKeyRing::import(&zone_export, &kek()?, clock)),
+        import_error(block_on(RsaKeyRing::import(&zone_export, &kek()?, clock))),
         Some(ImportError::WrongKind { .. })
     ));
     Ok(())
@@ -446,23 +475,23 @@ fn a_ring_export_is_not_zone_keys_and_back() -> TestResult {
 fn import_into_a_non_empty_store_changes_nothing() -> TestResult {
     let hsm = Hsm::new(8)?;
     let (ring, clock) = full_ring(&hsm)?;
-    let export = ring.export(&kek()?)?;
+    let export = block_on(ring.export(&kek()?))?;
     let store = std::sync::Arc::new(MemoryKeyStore::new());
     let existing = RsaKeyRing::with_store(std::sync::Arc::clone(&store), clock.clone());
-    existing.rotate(hsm.new_key("OWN", &rsa2048()?)?, GRACE)?;
-    let before = store.snapshot()?.generation;
+    block_on(existing.rotate(hsm.new_key("OWN", &rsa2048()?)?, GRACE))?;
+    let before = block_on(store.snapshot())?.generation;
 
-    let err = RsaKeyRing::import_into(
+    let err = block_on(RsaKeyRing::import_into(
         &export,
         &kek()?,
         std::sync::Arc::clone(&store),
         clock.clone(),
-    )
+    ))
     .err()
     .ok_or("imported over existing keys")?;
     assert!(matches!(err, KeyError::StoreNotEmpty));
-    assert_eq!(store.snapshot()?.generation, before);
-    assert_eq!(existing.entries()?.len(), 1);
+    assert_eq!(block_on(store.snapshot())?.generation, before);
+    assert_eq!(block_on(existing.entries())?.len(), 1);
 
     // A failed import into an empty store leaves it empty.
     let empty = std::sync::Arc::new(MemoryKeyStore::new());
@@ -470,10 +499,16 @@ fn import_into_a_non_empty_store_changes_nothing() -> TestResult {
     let last = tampered.len() - 1;
     tampered[last] ^= 0x80;
     assert!(
-        RsaKeyRing::import_into(&tampered, &kek()?, std::sync::Arc::clone(&empty), clock).is_err()
+        block_on(RsaKeyRing::import_into(
+            &tampered,
+            &kek()?,
+            std::sync::Arc::clone(&empty),
+            clock
+        ))
+        .is_err()
     );
-    assert!(empty.snapshot()?.entries.is_empty());
-    assert_eq!(empty.snapshot()?.generation, 0);
+    assert!(block_on(empty.snapshot())?.entries.is_empty());
+    assert_eq!(block_on(empty.snapshot())?.generation, 0);
     Ok(())
 }
 
@@ -497,7 +532,10 @@ fn the_export_is_deterministic_for_a_given_ring() -> TestResult {
     // AES-KWP has no IV: the same ring and KEK give the same bytes, so an
     // unchanged ring can be recognised without unwrapping it.
     let (ring, _) = full_ring(&hsm)?;
-    assert_eq!(ring.export(&kek()?)?, ring.export(&kek()?)?);
+    assert_eq!(
+        block_on(ring.export(&kek()?))?,
+        block_on(ring.export(&kek()?))?
+    );
     Ok(())
 }
 
@@ -527,7 +565,7 @@ proptest! {
     #[test]
     fn import_of_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
         let kek = kek().map_err(|e| TestCaseError::fail(e.to_string()))?;
-        prop_assert!(RsaKeyRing::import(&bytes, &kek, ManualClock::default()).is_err());
+        prop_assert!(block_on(RsaKeyRing::import(&bytes, &kek, ManualClock::default())).is_err());
         prop_assert!(ZoneKeys::import(&bytes, &kek).is_err());
     }
 
@@ -539,7 +577,7 @@ proptest! {
         export.push(kind);
         export.extend_from_slice(kek.kcv().as_bytes());
         export.extend_from_slice(&body);
-        prop_assert!(RsaKeyRing::import(&export, &kek, ManualClock::default()).is_err());
+        prop_assert!(block_on(RsaKeyRing::import(&export, &kek, ManualClock::default())).is_err());
         prop_assert!(ZoneKeys::import(&export, &kek).is_err());
     }
 

@@ -15,6 +15,7 @@ use pinset_keys::{
 use pinset_module::{
     ErrorClass, KeyAlgorithm, KeyCheck, ModuleError, SecurityModule, TranslatePin,
 };
+use pollster::block_on;
 
 const GRACE: Duration = Duration::from_secs(600);
 
@@ -24,7 +25,7 @@ fn device_seal<S: KeyStore, C: pinset_keys::Clock>(
     pin: &str,
     seed: u64,
 ) -> Result<(String, Vec<u8>), Box<dyn std::error::Error>> {
-    let published = ring.publish(PublicKeyForm::DerHex)?;
+    let published = block_on(ring.publish(PublicKeyForm::DerHex))?;
     let key = RsaPublicKey::from_hex(&published.public_rsa_key)?;
     let block = key.seal(
         Format::Iso1,
@@ -41,7 +42,7 @@ fn two_key_ring(
 ) -> Result<(RsaKeyRing<MemoryKeyStore, ManualClock>, ManualClock), KeyError> {
     let clock = clock();
     let ring = RsaKeyRing::with_clock(clock.clone());
-    ring.rotate(hsm.new_key("K1", &rsa2048()?)?, GRACE)?;
+    block_on(ring.rotate(hsm.new_key("K1", &rsa2048()?)?, GRACE))?;
     Ok((ring, clock))
 }
 
@@ -53,7 +54,7 @@ fn block_under_old_index_opens_during_grace_then_asks_for_refetch() -> TestResul
     assert_eq!(old_index, "K1");
 
     clock.advance(Duration::from_secs(5));
-    let rotation = ring.rotate(hsm.new_key("K2", &rsa3072()?)?, GRACE)?;
+    let rotation = block_on(ring.rotate(hsm.new_key("K2", &rsa3072()?)?, GRACE))?;
     assert_eq!(rotation.active, idx("K2")?);
     assert_eq!(rotation.previous, Some(idx("K1")?));
     let until = at(5_000 + 600_000);
@@ -126,8 +127,8 @@ fn exactly_one_active_key_through_rotations() -> TestResult {
     let keys = [rsa3072()?, rsa2048()?, rsa3072()?];
     for (i, key) in keys.into_iter().enumerate() {
         clock.advance(Duration::from_secs(60));
-        ring.rotate(hsm.new_key(&format!("R{i}"), &key)?, GRACE)?;
-        let entries = ring.entries()?;
+        block_on(ring.rotate(hsm.new_key(&format!("R{i}"), &key)?, GRACE))?;
+        let entries = block_on(ring.entries())?;
         let active: Vec<_> = entries
             .iter()
             .filter(|e| e.state() == KeyState::Active)
@@ -135,8 +136,7 @@ fn exactly_one_active_key_through_rotations() -> TestResult {
         assert_eq!(active.len(), 1);
         assert_eq!(active[0].key_index().as_str(), format!("R{i}"));
     }
-    let states: Vec<(String, KeyState)> = ring
-        .entries()?
+    let states: Vec<(String, KeyState)> = block_on(ring.entries())?
         .iter()
         .map(|e| (e.key_index().to_string(), e.state()))
         .collect();
@@ -156,13 +156,13 @@ fn exactly_one_active_key_through_rotations() -> TestResult {
 fn sweep_writes_retirement_down_and_drops_the_private_key() -> TestResult {
     let hsm = Hsm::new(4)?;
     let (ring, clock) = two_key_ring(&hsm)?;
-    let k1_handle = ring.live_key("K1")?.key().clone();
-    ring.rotate(hsm.new_key("K2", &rsa3072()?)?, GRACE)?;
-    assert_eq!(ring.sweep()?, Vec::<RetiredKey>::new());
+    let k1_handle = block_on(ring.live_key("K1"))?.key().clone();
+    block_on(ring.rotate(hsm.new_key("K2", &rsa3072()?)?, GRACE))?;
+    assert_eq!(block_on(ring.sweep())?, Vec::<RetiredKey>::new());
 
     clock.advance(GRACE);
     let k1 = |ring: &RsaKeyRing<MemoryKeyStore, ManualClock>| -> Option<RingEntry> {
-        ring.entries()
+        block_on(ring.entries())
             .ok()?
             .into_iter()
             .find(|e| e.key_index().as_str() == "K1")
@@ -178,7 +178,7 @@ fn sweep_writes_retirement_down_and_drops_the_private_key() -> TestResult {
     assert_eq!(before.key(), Some(&k1_handle));
 
     // The sweep hands back the retired key's handle, once.
-    let retired = ring.sweep()?;
+    let retired = block_on(ring.sweep())?;
     assert_eq!(
         retired,
         vec![RetiredKey {
@@ -190,17 +190,19 @@ fn sweep_writes_retirement_down_and_drops_the_private_key() -> TestResult {
     assert_eq!(after.state(), KeyState::Retired { since: at(600_000) });
     assert!(after.public_key().is_none(), "a retired entry keeps no key");
     assert!(after.key().is_none(), "a retired entry keeps no handle");
-    assert_eq!(ring.sweep()?, Vec::<RetiredKey>::new());
+    assert_eq!(block_on(ring.sweep())?, Vec::<RetiredKey>::new());
 
     // The caller destroys the private key in the module; its handle is then unknown there.
-    pollster::block_on(hsm.module.destroy(&retired[0].key))?;
+    block_on(hsm.module.destroy(&retired[0].key))?;
     assert!(matches!(
-        pollster::block_on(hsm.module.rsa_public_key(&k1_handle)),
+        block_on(hsm.module.rsa_public_key(&k1_handle)),
         Err(ModuleError::UnknownKey(_))
     ));
 
     // Swept, the index still says "retired", not "unknown".
-    let err = ring.live_key("K1").err().ok_or("retired key decrypts")?;
+    let err = block_on(ring.live_key("K1"))
+        .err()
+        .ok_or("retired key decrypts")?;
     assert!(err.is_refetch());
     Ok(())
 }
@@ -210,8 +212,8 @@ fn zero_grace_retires_the_previous_key_at_once() -> TestResult {
     let hsm = Hsm::new(5)?;
     let (ring, _) = two_key_ring(&hsm)?;
     let (_, block) = device_seal(&ring, "7580", 1)?;
-    let k1_handle = ring.live_key("K1")?.key().clone();
-    let rotation = ring.rotate(hsm.new_key("K2", &rsa3072()?)?, Duration::ZERO)?;
+    let k1_handle = block_on(ring.live_key("K1"))?.key().clone();
+    let rotation = block_on(ring.rotate(hsm.new_key("K2", &rsa3072()?)?, Duration::ZERO))?;
     assert_eq!(rotation.previous_until, Some(T0));
     // The rotation itself hands back the previous key's handle, to destroy in the module.
     assert_eq!(
@@ -227,7 +229,7 @@ fn zero_grace_retires_the_previous_key_at_once() -> TestResult {
         .ok_or("decrypted")?;
     assert!(err.is_refetch());
     // Nothing left to sweep: the key was dropped in the rotation itself.
-    assert!(ring.sweep()?.is_empty());
+    assert!(block_on(ring.sweep())?.is_empty());
     Ok(())
 }
 
@@ -235,23 +237,25 @@ fn zero_grace_retires_the_previous_key_at_once() -> TestResult {
 fn an_index_is_never_reused() -> TestResult {
     let hsm = Hsm::new(6)?;
     let (ring, clock) = two_key_ring(&hsm)?;
-    let err = ring
-        .rotate(hsm.new_key("K1", &rsa3072()?)?, GRACE)
+    let err = block_on(ring.rotate(hsm.new_key("K1", &rsa3072()?)?, GRACE))
         .err()
         .ok_or("reused an index")?;
     assert!(matches!(err, KeyError::DuplicateKeyIndex(ref i) if i.as_str() == "K1"));
 
     // Not even once it is retired and swept.
-    ring.rotate(hsm.new_key("K2", &rsa3072()?)?, Duration::ZERO)?;
+    block_on(ring.rotate(hsm.new_key("K2", &rsa3072()?)?, Duration::ZERO))?;
     clock.advance(GRACE);
-    ring.sweep()?;
+    block_on(ring.sweep())?;
     assert!(matches!(
-        ring.rotate(hsm.new_key("K1", &rsa2048()?)?, GRACE),
+        block_on(ring.rotate(hsm.new_key("K1", &rsa2048()?)?, GRACE)),
         Err(KeyError::DuplicateKeyIndex(_))
     ));
     // The failed rotations changed nothing.
-    assert_eq!(ring.publish(PublicKeyForm::DerHex)?.key_index, idx("K2")?);
-    assert_eq!(ring.entries()?.len(), 2);
+    assert_eq!(
+        block_on(ring.publish(PublicKeyForm::DerHex))?.key_index,
+        idx("K2")?
+    );
+    assert_eq!(block_on(ring.entries())?.len(), 2);
     Ok(())
 }
 
@@ -260,16 +264,18 @@ fn not_after_retires_even_the_active_key() -> TestResult {
     let hsm = Hsm::new(7)?;
     let clock = clock();
     let ring = RsaKeyRing::with_clock(clock.clone());
-    ring.rotate(
-        hsm.new_key("K1", &rsa2048()?)?
-            .with_not_after(at(3_600_000)),
-        GRACE,
+    block_on(
+        ring.rotate(
+            hsm.new_key("K1", &rsa2048()?)?
+                .with_not_after(at(3_600_000)),
+            GRACE,
+        ),
     )?;
     let (_, block) = device_seal(&ring, "7580", 1)?;
 
     clock.set(at(3_600_000));
     assert!(matches!(
-        ring.publish(PublicKeyForm::DerHex),
+        block_on(ring.publish(PublicKeyForm::DerHex)),
         Err(KeyError::ActiveKeyExpired { ref key_index, since }) if key_index.as_str() == "K1" && since == at(3_600_000)
     ));
     let err = hsm
@@ -279,9 +285,12 @@ fn not_after_retires_even_the_active_key() -> TestResult {
     assert!(err.is_refetch());
 
     // A rotation after expiry reports no live previous key.
-    let rotation = ring.rotate(hsm.new_key("K2", &rsa3072()?)?, GRACE)?;
+    let rotation = block_on(ring.rotate(hsm.new_key("K2", &rsa3072()?)?, GRACE))?;
     assert_eq!(rotation.previous, None);
-    assert_eq!(ring.publish(PublicKeyForm::DerHex)?.key_index, idx("K2")?);
+    assert_eq!(
+        block_on(ring.publish(PublicKeyForm::DerHex))?.key_index,
+        idx("K2")?
+    );
     Ok(())
 }
 
@@ -290,14 +299,14 @@ fn not_after_cuts_a_grace_period_short() -> TestResult {
     let hsm = Hsm::new(8)?;
     let clock = clock();
     let ring = RsaKeyRing::with_clock(clock.clone());
-    ring.rotate(
+    block_on(ring.rotate(
         hsm.new_key("K1", &rsa2048()?)?.with_not_after(at(60_000)),
         GRACE,
-    )?;
-    ring.rotate(hsm.new_key("K2", &rsa3072()?)?, GRACE)?;
+    ))?;
+    block_on(ring.rotate(hsm.new_key("K2", &rsa3072()?)?, GRACE))?;
     clock.set(at(60_000));
     assert!(matches!(
-        ring.live_key("K1"),
+        block_on(ring.live_key("K1")),
         Err(KeyError::RetiredKeyIndex { since, .. }) if since == at(60_000)
     ));
     Ok(())
@@ -307,12 +316,15 @@ fn not_after_cuts_a_grace_period_short() -> TestResult {
 fn each_key_has_its_own_padding() -> TestResult {
     let hsm = Hsm::new(9)?;
     let ring = RsaKeyRing::with_clock(clock());
-    ring.rotate(
-        hsm.new_key("V15", &rsa2048()?)?
-            .with_padding(RsaPadding::Pkcs1v15),
-        GRACE,
+    block_on(
+        ring.rotate(
+            hsm.new_key("V15", &rsa2048()?)?
+                .with_padding(RsaPadding::Pkcs1v15),
+            GRACE,
+        ),
     )?;
-    let public = RsaPublicKey::from_hex(&ring.publish(PublicKeyForm::DerHex)?.public_rsa_key)?;
+    let public =
+        RsaPublicKey::from_hex(&block_on(ring.publish(PublicKeyForm::DerHex))?.public_rsa_key)?;
     let pan = Pan::new("5141576351968605")?;
     let mut rng = rng(3);
     let block = public.seal(
@@ -327,7 +339,10 @@ fn each_key_has_its_own_padding() -> TestResult {
             .expose_digits(),
         b"4321"
     );
-    assert_eq!(ring.live_key("V15")?.padding(), RsaPadding::Pkcs1v15);
+    assert_eq!(
+        block_on(ring.live_key("V15"))?.padding(),
+        RsaPadding::Pkcs1v15
+    );
 
     // A block under another padding is refused, and only the log sees why.
     let oaep = public.seal(
@@ -356,13 +371,13 @@ fn publish_forms_are_hex_der_and_pem_body() -> TestResult {
     let hsm = Hsm::new(30)?;
     let ring = RsaKeyRing::with_clock(clock());
     assert!(matches!(
-        ring.publish(PublicKeyForm::default()),
+        block_on(ring.publish(PublicKeyForm::default())),
         Err(KeyError::NoActiveKey)
     ));
     let key = rsa3072()?;
-    ring.rotate(hsm.new_key("A1564386531162", &key)?, GRACE)?;
+    block_on(ring.rotate(hsm.new_key("A1564386531162", &key)?, GRACE))?;
 
-    let hex = ring.publish(PublicKeyForm::default())?;
+    let hex = block_on(ring.publish(PublicKeyForm::default()))?;
     assert_eq!(hex.key_index.as_str(), "A1564386531162");
     assert!(
         hex.public_rsa_key
@@ -371,7 +386,7 @@ fn publish_forms_are_hex_der_and_pem_body() -> TestResult {
     );
     assert_eq!(hex.public_rsa_key, key.public_key().to_hex());
 
-    let body = ring.publish(PublicKeyForm::PemBody)?;
+    let body = block_on(ring.publish(PublicKeyForm::PemBody))?;
     assert!(!body.public_rsa_key.contains("BEGIN") && !body.public_rsa_key.contains('\n'));
     assert!(
         key.public_key()
@@ -391,7 +406,7 @@ fn live_key_names_the_key_in_the_module() -> TestResult {
     let hsm = Hsm::new(10)?;
     let (ring, _) = two_key_ring(&hsm)?;
     let (_, block) = device_seal(&ring, "7580", 1)?;
-    let live = ring.live_key("K1")?;
+    let live = block_on(ring.live_key("K1"))?;
     assert_eq!(live.key_index().as_str(), "K1");
     assert_eq!(live.purpose(), KeyPurpose::PinEncryption);
     assert_eq!(live.padding(), RsaPadding::OaepSha256);
@@ -402,10 +417,7 @@ fn live_key_names_the_key_in_the_module() -> TestResult {
         live.key().check(),
         KeyCheck::Fingerprint(public.fingerprint_bytes())
     );
-    assert_eq!(
-        pollster::block_on(hsm.module.rsa_public_key(live.key()))?,
-        public
-    );
+    assert_eq!(block_on(hsm.module.rsa_public_key(live.key()))?, public);
     // Its source names the handle and padding; the module opens the block.
     let source = live.pin_source(&block, Format::Iso1)?;
     assert_eq!(source.key(), live.key());
@@ -437,7 +449,7 @@ fn new_key_refuses_a_handle_that_is_not_its_public_key() -> TestResult {
         .ok_or("a TDES handle was accepted")?;
     assert!(matches!(err, KeyError::KeyMismatch(_)), "{err:?}");
     // From the module, the public key is the handle's own.
-    let new = pollster::block_on(NewKey::from_module(&hsm.module, idx("K1")?, handle.clone()))?;
+    let new = block_on(NewKey::from_module(&hsm.module, idx("K1")?, handle.clone()))?;
     assert_eq!(new.key(), &handle);
     assert_eq!(new.public_key(), &rsa2048()?.public_key());
     Ok(())
@@ -447,14 +459,14 @@ fn new_key_refuses_a_handle_that_is_not_its_public_key() -> TestResult {
 fn a_key_for_another_purpose_is_not_published_and_opens_no_pin_block() -> TestResult {
     let hsm = Hsm::new(11)?;
     let ring = RsaKeyRing::with_clock(clock());
-    ring.rotate(
+    block_on(ring.rotate(
         hsm.new_key_for("KEK1", &rsa2048()?, KeyPurpose::KeyEncryption)?,
         GRACE,
-    )?;
+    ))?;
     // Published, it would have devices seal PIN blocks that every set PIN then refuses.
     for form in [PublicKeyForm::DerHex, PublicKeyForm::PemBody] {
         assert!(matches!(
-            ring.publish(form),
+            block_on(ring.publish(form)),
             Err(KeyError::WrongPurpose {
                 expected: KeyPurpose::PinEncryption,
                 found: KeyPurpose::KeyEncryption,
@@ -463,7 +475,7 @@ fn a_key_for_another_purpose_is_not_published_and_opens_no_pin_block() -> TestRe
         ));
     }
     // Published for what it is, it is fine.
-    let transport = ring.publish_for(KeyPurpose::KeyEncryption, PublicKeyForm::DerHex)?;
+    let transport = block_on(ring.publish_for(KeyPurpose::KeyEncryption, PublicKeyForm::DerHex))?;
     assert_eq!(transport.key_index.as_str(), "KEK1");
     let public = rsa2048()?.public_key();
     let block = public.seal(
@@ -482,9 +494,9 @@ fn a_key_for_another_purpose_is_not_published_and_opens_no_pin_block() -> TestRe
         })
     ));
     // The module refuses it too, should a caller name the handle directly.
-    let live = ring.live_key("KEK1")?;
+    let live = block_on(ring.live_key("KEK1"))?;
     let pan = Pan::new("5141576351968605")?;
-    let refused = pollster::block_on(hsm.module.translate(&TranslatePin {
+    let refused = block_on(hsm.module.translate(&TranslatePin {
         source: pinset_module::PinSource::Rsa {
             key: live.key(),
             padding: live.padding(),
@@ -516,26 +528,27 @@ fn rotating_to_an_expired_key_is_refused_and_changes_nothing() -> TestResult {
     for grace in [GRACE, Duration::ZERO] {
         let (ring, clock) = two_key_ring(&hsm)?;
         clock.advance(Duration::from_secs(60));
-        let before = ring.store().snapshot()?;
+        let before = block_on(ring.store().snapshot())?;
         let (_, block) = device_seal(&ring, "7580", 1)?;
         // Expired a millisecond ago, and expiring exactly now.
         for not_after in [at(59_999), at(60_000)] {
-            let err = ring
-                .rotate(
-                    hsm.new_key("K2", &rsa3072()?)?.with_not_after(not_after),
-                    grace,
-                )
-                .unwrap_err();
+            let err = block_on(ring.rotate(
+                hsm.new_key("K2", &rsa3072()?)?.with_not_after(not_after),
+                grace,
+            ))
+            .unwrap_err();
             assert!(
                 matches!(err, KeyError::NewKeyExpired { ref key_index, not_after: na }
                     if key_index.as_str() == "K2" && na == not_after),
                 "{err:?}"
             );
         }
-        let after = ring.store().snapshot()?;
+        let after = block_on(ring.store().snapshot())?;
         assert_eq!(after.generation, before.generation, "nothing was written");
         assert_eq!(
-            ring.publish(PublicKeyForm::DerHex)?.key_index.as_str(),
+            block_on(ring.publish(PublicKeyForm::DerHex))?
+                .key_index
+                .as_str(),
             "K1"
         );
         // The live key kept its private half, even with a zero grace.
@@ -545,12 +558,14 @@ fn rotating_to_an_expired_key_is_refused_and_changes_nothing() -> TestResult {
             b"7580"
         );
         // One millisecond of life left is enough to rotate.
-        ring.rotate(
+        block_on(ring.rotate(
             hsm.new_key("K3", &rsa3072()?)?.with_not_after(at(60_001)),
             grace,
-        )?;
+        ))?;
         assert_eq!(
-            ring.publish(PublicKeyForm::DerHex)?.key_index.as_str(),
+            block_on(ring.publish(PublicKeyForm::DerHex))?
+                .key_index
+                .as_str(),
             "K3"
         );
     }
@@ -574,14 +589,14 @@ fn concurrent_rotations_all_land_with_one_active_key() -> TestResult {
                     let index = KeyIndex::new(&format!("T{t}I{i}"));
                     let done = index.map(|index| {
                         NewKey::new(index, handle.clone(), public.clone())
-                            .and_then(|new| ring.rotate(new, GRACE))
+                            .and_then(|new| block_on(ring.rotate(new, GRACE)))
                     });
                     assert!(matches!(done, Ok(Ok(_))), "{done:?}");
                 }
             });
         }
     });
-    let entries = ring.entries()?;
+    let entries = block_on(ring.entries())?;
     assert_eq!(entries.len(), 20);
     assert_eq!(
         entries
@@ -597,11 +612,15 @@ fn concurrent_rotations_all_land_with_one_active_key() -> TestResult {
 struct AlwaysConflict(MemoryKeyStore);
 
 impl KeyStore for AlwaysConflict {
-    fn snapshot(&self) -> Result<RingSnapshot, StoreError> {
-        self.0.snapshot()
+    async fn snapshot(&self) -> Result<RingSnapshot, StoreError> {
+        self.0.snapshot().await
     }
 
-    fn compare_and_swap(&self, generation: u64, _: Vec<RingEntry>) -> Result<u64, StoreError> {
+    async fn compare_and_swap(
+        &self,
+        generation: u64,
+        _: Vec<RingEntry>,
+    ) -> Result<u64, StoreError> {
         Err(StoreError::Conflict {
             expected: generation,
             found: generation + 1,
@@ -613,15 +632,14 @@ impl KeyStore for AlwaysConflict {
 fn a_store_that_never_settles_fails_the_rotation_cleanly() -> TestResult {
     let hsm = Hsm::new(13)?;
     let ring = RsaKeyRing::with_store(AlwaysConflict(MemoryKeyStore::new()), clock());
-    let err = ring
-        .rotate(hsm.new_key("K1", &rsa2048()?)?, GRACE)
+    let err = block_on(ring.rotate(hsm.new_key("K1", &rsa2048()?)?, GRACE))
         .err()
         .ok_or("rotation claimed success")?;
     assert!(
         matches!(err, KeyError::Store(StoreError::Conflict { .. })),
         "{err:?}"
     );
-    assert!(ring.entries()?.is_empty());
+    assert!(block_on(ring.entries())?.is_empty());
     Ok(())
 }
 
@@ -631,14 +649,14 @@ fn rotate_generate_makes_a_working_key() -> TestResult {
     // The one test that generates an RSA key: `rotate_generate` is now
     // `NewKey::generate` in the module, then `rotate`.
     let (ring, _) = two_key_ring(&hsm)?;
-    let new = pollster::block_on(NewKey::generate(
+    let new = block_on(NewKey::generate(
         &hsm.module,
         idx("GEN")?,
         2048,
         KeyPurpose::PinEncryption,
     ))?;
     assert_eq!(new.key().algorithm(), KeyAlgorithm::Rsa { bits: 2048 });
-    ring.rotate(new, GRACE)?;
+    block_on(ring.rotate(new, GRACE))?;
     let (index, block) = device_seal(&ring, "24680", 4)?;
     assert_eq!(index, "GEN");
     assert_eq!(

@@ -12,11 +12,12 @@ use pinset_block::{Format, Pin};
 use pinset_envelope::{PinKey, RsaPadding, RsaPublicKey, rsa};
 use pinset_keys::{
     ControlId, DEFAULT_TZPK_TTL, KeyPurpose, KeyRef, ManualClock, PlasticRef, TemporaryKeys,
-    TzpkError,
+    TzpkCustody, TzpkError,
 };
 use pinset_module::{
     KeyAlgorithm, KeyCheck, ModuleError, PinSource, SecurityModule, SoftwareModule,
 };
+use pollster::block_on;
 
 fn table() -> (TemporaryKeys<ManualClock>, ManualClock) {
     let clock = clock();
@@ -30,7 +31,7 @@ fn plastic(s: &str) -> Result<PlasticRef, pinset_keys::InvalidId> {
 /// What the issuer asks the module for: a fresh tzpk's handle, and the key
 /// wrapped for `device` with RSA-OAEP SHA-256.
 fn fresh(module: &SoftwareModule, device: &RsaPublicKey) -> Result<(KeyRef, Vec<u8>), ModuleError> {
-    pollster::block_on(module.generate_tzpk(device, RsaPadding::OaepSha256))
+    block_on(module.generate_tzpk(device, RsaPadding::OaepSha256))
 }
 
 #[test]
@@ -51,17 +52,25 @@ fn ttl_ends_at_exactly_30_seconds() -> TestResult {
     let wrapped = tzpks.issue(
         early.clone(),
         card.clone(),
-        early_key.clone(),
+        TzpkCustody::Handle(early_key.clone()),
         &early_wrapped,
     )?;
     let (late_key, late_wrapped) = fresh(&module, &device)?;
-    tzpks.issue(late.clone(), card.clone(), late_key.clone(), &late_wrapped)?;
+    tzpks.issue(
+        late.clone(),
+        card.clone(),
+        TzpkCustody::Handle(late_key.clone()),
+        &late_wrapped,
+    )?;
     assert_eq!(wrapped.expires_at(), at(30_000));
     assert_eq!(tzpks.pending()?, 2);
 
     clock.set(at(29_999));
     let taken = tzpks.take(&early, &card)?;
-    assert_eq!(taken, early_key);
+    assert_eq!(taken, TzpkCustody::Handle(early_key.clone()));
+    assert_eq!(taken.kcv()?, wrapped.kcv());
+    let taken = taken.handle().ok_or("kept as a handle")?;
+    assert_eq!(taken, &early_key);
     assert_eq!(taken.check(), KeyCheck::Kcv(wrapped.kcv()));
 
     clock.set(at(30_000));
@@ -91,7 +100,12 @@ fn a_key_is_taken_once_and_a_replay_is_already_used() -> TestResult {
     let card = plastic("contract-1/1")?;
     let id = ControlId::new("83fa5f55-3dd7-453a-8233-4242a6bad179")?;
     let (tzpk, wrapped) = fresh(&module, &device)?;
-    tzpks.issue(id.clone(), card.clone(), tzpk, &wrapped)?;
+    tzpks.issue(
+        id.clone(),
+        card.clone(),
+        TzpkCustody::Handle(tzpk),
+        &wrapped,
+    )?;
 
     assert!(tzpks.take(&id, &card).is_ok());
     clock.set(at(10_000));
@@ -107,7 +121,14 @@ fn a_key_is_taken_once_and_a_replay_is_already_used() -> TestResult {
     // The tombstone cannot be re-issued while it lives...
     let (tzpk, wrapped) = fresh(&module, &device)?;
     assert_eq!(
-        tzpks.issue(id.clone(), card.clone(), tzpk, &wrapped).err(),
+        tzpks
+            .issue(
+                id.clone(),
+                card.clone(),
+                TzpkCustody::Handle(tzpk),
+                &wrapped
+            )
+            .err(),
         Some(TzpkError::DuplicateControlId(id.clone()))
     );
 
@@ -130,7 +151,12 @@ fn another_plastic_cannot_take_the_key() -> TestResult {
     let id = ControlId::new("c-1")?;
     let module = module(4);
     let (tzpk, wrapped_key) = fresh(&module, &rsa2048()?.public_key())?;
-    let wrapped = tzpks.issue(id.clone(), mine.clone(), tzpk.clone(), &wrapped_key)?;
+    let wrapped = tzpks.issue(
+        id.clone(),
+        mine.clone(),
+        TzpkCustody::Handle(tzpk.clone()),
+        &wrapped_key,
+    )?;
 
     let err = tzpks
         .take(&id, &theirs)
@@ -143,8 +169,9 @@ fn another_plastic_cannot_take_the_key() -> TestResult {
     );
     // The rightful plastic still gets it.
     let taken = tzpks.take(&id, &mine)?;
+    let taken = taken.handle().ok_or("kept as a handle")?;
     assert_eq!(taken.check(), KeyCheck::Kcv(wrapped.kcv()));
-    assert_eq!(taken, tzpk);
+    assert_eq!(taken, &tzpk);
     Ok(())
 }
 
@@ -160,10 +187,17 @@ fn unknown_and_duplicate_control_ids() -> TestResult {
     let module = module(5);
     let device = rsa2048()?.public_key();
     let (tzpk, wrapped) = fresh(&module, &device)?;
-    tzpks.issue(id.clone(), card.clone(), tzpk, &wrapped)?;
+    tzpks.issue(
+        id.clone(),
+        card.clone(),
+        TzpkCustody::Handle(tzpk),
+        &wrapped,
+    )?;
     let (tzpk, wrapped) = fresh(&module, &device)?;
     assert_eq!(
-        tzpks.issue(id.clone(), card, tzpk, &wrapped).err(),
+        tzpks
+            .issue(id.clone(), card, TzpkCustody::Handle(tzpk), &wrapped)
+            .err(),
         Some(TzpkError::DuplicateControlId(id))
     );
     Ok(())
@@ -177,7 +211,12 @@ fn ttl_is_configurable() -> TestResult {
     let id = ControlId::new("short")?;
     let module = module(7);
     let (tzpk, wrapped_key) = fresh(&module, &rsa2048()?.public_key())?;
-    let wrapped = tzpks.issue(id.clone(), card.clone(), tzpk, &wrapped_key)?;
+    let wrapped = tzpks.issue(
+        id.clone(),
+        card.clone(),
+        TzpkCustody::Handle(tzpk),
+        &wrapped_key,
+    )?;
     assert_eq!(wrapped.expires_at(), at(1_500));
     clock.set(at(1_500));
     assert!(matches!(
@@ -196,7 +235,12 @@ fn device_unwraps_the_tzpk_and_the_issuer_opens_its_block() -> TestResult {
     let mut rng = rng(8);
     let id = ControlId::generate(&mut rng);
     let (tzpk, wrapped_key) = fresh(&hsm.module, &device.public_key())?;
-    let wrapped = tzpks.issue(id.clone(), card.clone(), tzpk, &wrapped_key)?;
+    let wrapped = tzpks.issue(
+        id.clone(),
+        card.clone(),
+        TzpkCustody::Handle(tzpk),
+        &wrapped_key,
+    )?;
     assert_eq!(wrapped.control_id(), &id);
 
     // Device: base64 → RSA-OAEP-SHA-256 unwrap → 16-byte TDES key with the advertised KCV.
@@ -214,7 +258,11 @@ fn device_unwraps_the_tzpk_and_the_issuer_opens_its_block() -> TestResult {
     // Device seals the PIN (format 1) under the tzpk; issuer takes the key
     // and the module translates the block to format 0 under the ZPK.
     let block = PinKey::from(device_tzpk).seal(Format::Iso1, &Pin::new("7580")?, None, &mut rng)?;
-    let issuer_tzpk = tzpks.take(&id, &card)?;
+    let issuer_tzpk = tzpks
+        .take(&id, &card)?
+        .handle()
+        .cloned()
+        .ok_or("kept as a handle")?;
     let source = PinSource::Symmetric {
         key: &issuer_tzpk,
         format: Format::Iso1,
@@ -222,7 +270,7 @@ fn device_unwraps_the_tzpk_and_the_issuer_opens_its_block() -> TestResult {
     };
     assert_eq!(hsm.translate(source, None)?.expose_digits(), b"7580");
     // Destroyed afterwards, the key opens nothing more.
-    pollster::block_on(hsm.module.destroy(&issuer_tzpk))?;
+    block_on(hsm.module.destroy(&issuer_tzpk))?;
     let source = PinSource::Symmetric {
         key: &issuer_tzpk,
         format: Format::Iso1,
@@ -247,7 +295,7 @@ fn every_issue_draws_a_fresh_key() -> TestResult {
         let wrapped = tzpks.issue(
             ControlId::new(&format!("id-{i}"))?,
             card.clone(),
-            tzpk,
+            TzpkCustody::Handle(tzpk),
             &wrapped_key,
         )?;
         assert!(kcvs.insert(wrapped.kcv()), "a KCV repeated");
@@ -266,7 +314,12 @@ fn concurrent_takes_of_one_id_have_exactly_one_winner() -> TestResult {
     for round in 0..ROUNDS {
         let id = ControlId::new(&format!("race-{round}"))?;
         let (tzpk, wrapped) = fresh(&module, &device)?;
-        tzpks.issue(id.clone(), card.clone(), tzpk, &wrapped)?;
+        tzpks.issue(
+            id.clone(),
+            card.clone(),
+            TzpkCustody::Handle(tzpk),
+            &wrapped,
+        )?;
         let barrier = Barrier::new(THREADS);
         let results: Vec<Result<(), TzpkError>> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..THREADS)
@@ -303,10 +356,20 @@ fn issue_sweeps_expired_entries_once_per_ttl() -> TestResult {
     let card = plastic("p")?;
     let old = ControlId::new("old")?;
     let (old_key, wrapped) = fresh(&module, &device)?;
-    tzpks.issue(old.clone(), card.clone(), old_key.clone(), &wrapped)?;
+    tzpks.issue(
+        old.clone(),
+        card.clone(),
+        TzpkCustody::Handle(old_key.clone()),
+        &wrapped,
+    )?;
     clock.set(at(60_000));
     let (tzpk, wrapped) = fresh(&module, &device)?;
-    tzpks.issue(ControlId::new("new")?, card.clone(), tzpk, &wrapped)?;
+    tzpks.issue(
+        ControlId::new("new")?,
+        card.clone(),
+        TzpkCustody::Handle(tzpk),
+        &wrapped,
+    )?;
     // The old entry was forgotten by the issue's sweep, and its key's handle kept for destruction.
     assert_eq!(tzpks.take(&old, &card).err(), Some(TzpkError::Unknown(old)));
     assert_eq!(tzpks.pending()?, 1);
@@ -337,12 +400,17 @@ fn one_record_per_control_id_from_open_to_take() -> TestResult {
     // A key for another plastic is refused; for its own it keeps the control's expiry.
     let (tzpk, wrapped_key) = fresh(&module, &device)?;
     assert!(matches!(
-        tzpks.issue(id.clone(), other, tzpk, &wrapped_key),
+        tzpks.issue(id.clone(), other, TzpkCustody::Handle(tzpk), &wrapped_key),
         Err(TzpkError::PlasticMismatch(_))
     ));
     clock.advance(Duration::from_secs(10));
     let (tzpk, wrapped_key) = fresh(&module, &device)?;
-    let wrapped = tzpks.issue(id.clone(), mine.clone(), tzpk.clone(), &wrapped_key)?;
+    let wrapped = tzpks.issue(
+        id.clone(),
+        mine.clone(),
+        TzpkCustody::Handle(tzpk.clone()),
+        &wrapped_key,
+    )?;
     assert_eq!(
         wrapped.expires_at(),
         expires_at,
@@ -350,16 +418,23 @@ fn one_record_per_control_id_from_open_to_take() -> TestResult {
     );
     let (second, wrapped_key) = fresh(&module, &device)?;
     assert!(matches!(
-        tzpks.issue(id.clone(), mine.clone(), second, &wrapped_key),
+        tzpks.issue(
+            id.clone(),
+            mine.clone(),
+            TzpkCustody::Handle(second),
+            &wrapped_key
+        ),
         Err(TzpkError::DuplicateControlId(_))
     ));
     let (bound, key) = tzpks.take_bound(&id)?;
     assert_eq!(bound, mine);
+    let key = key.ok_or("a key was issued")?;
+    assert_eq!(key.kcv()?, wrapped.kcv());
     assert_eq!(
-        key.as_ref().map(KeyRef::check),
+        key.handle().map(KeyRef::check),
         Some(KeyCheck::Kcv(wrapped.kcv()))
     );
-    assert_eq!(key, Some(tzpk));
+    assert_eq!(key.handle(), Some(&tzpk));
     assert!(matches!(
         tzpks.take_bound(&id),
         Err(TzpkError::AlreadyUsed(_))
@@ -412,7 +487,7 @@ fn a_spent_or_lapsed_control_is_never_armed_again() -> TestResult {
     clock.advance(Duration::from_secs(10));
     tzpks.open(id.clone(), mine.clone())?;
     let (tzpk, wrapped) = fresh(&module, &device)?;
-    let (bound, _) = tzpks.issue_for_open(id.clone(), tzpk, &wrapped)?;
+    let (bound, _) = tzpks.issue_for_open(id.clone(), TzpkCustody::Handle(tzpk), &wrapped)?;
     assert_eq!(bound, mine);
     assert!(tzpks.take_bound(&id)?.1.is_some());
     clock.advance(Duration::from_secs(25));
@@ -420,10 +495,19 @@ fn a_spent_or_lapsed_control_is_never_armed_again() -> TestResult {
     clock.advance(Duration::from_secs(5));
     let (tzpk, wrapped) = fresh(&module, &device)?;
     assert!(matches!(
-        tzpks.issue(id.clone(), mine.clone(), tzpk.clone(), &wrapped),
+        tzpks.issue(
+            id.clone(),
+            mine.clone(),
+            TzpkCustody::Handle(tzpk.clone()),
+            &wrapped
+        ),
         Err(TzpkError::Expired { .. })
     ));
-    assert!(tzpks.issue_for_open(id.clone(), tzpk, &wrapped).is_err());
+    assert!(
+        tzpks
+            .issue_for_open(id.clone(), TzpkCustody::Handle(tzpk), &wrapped)
+            .is_err()
+    );
     assert!(tzpks.take_bound(&id).is_err());
     assert!(matches!(
         tzpks.open(id.clone(), mine.clone()),
@@ -435,14 +519,14 @@ fn a_spent_or_lapsed_control_is_never_armed_again() -> TestResult {
     assert!(tzpks.take_bound(&spent)?.1.is_none());
     let (tzpk, wrapped) = fresh(&module, &device)?;
     assert!(matches!(
-        tzpks.issue_for_open(spent.clone(), tzpk.clone(), &wrapped),
+        tzpks.issue_for_open(spent.clone(), TzpkCustody::Handle(tzpk.clone()), &wrapped),
         Err(TzpkError::AlreadyUsed(_))
     ));
     // Once swept, the id is simply unknown.
     clock.advance(Duration::from_secs(31));
     tzpks.sweep()?;
     assert!(matches!(
-        tzpks.issue_for_open(spent, tzpk, &wrapped),
+        tzpks.issue_for_open(spent, TzpkCustody::Handle(tzpk), &wrapped),
         Err(TzpkError::Unknown(_))
     ));
     Ok(())
@@ -457,11 +541,19 @@ fn a_key_that_expired_untaken_is_handed_out_once_for_destruction() -> TestResult
     let mut handles = Vec::new();
     for name in ["taken", "late", "swept"] {
         let (tzpk, wrapped) = fresh(&module, &device)?;
-        tzpks.issue(ControlId::new(name)?, card.clone(), tzpk.clone(), &wrapped)?;
+        tzpks.issue(
+            ControlId::new(name)?,
+            card.clone(),
+            TzpkCustody::Handle(tzpk.clone()),
+            &wrapped,
+        )?;
         handles.push(tzpk);
     }
     let [taken, late, swept] = <[KeyRef; 3]>::try_from(handles).map_err(|_| "three keys")?;
-    assert_eq!(tzpks.take(&ControlId::new("taken")?, &card)?, taken);
+    assert_eq!(
+        tzpks.take(&ControlId::new("taken")?, &card)?.handle(),
+        Some(&taken)
+    );
     assert!(tzpks.take_discarded()?.is_empty(), "nothing expired yet");
 
     // A late take finds the key expired: its handle is discarded, once.
@@ -492,7 +584,7 @@ fn a_key_that_expired_untaken_is_handed_out_once_for_destruction() -> TestResult
 
     // The caller destroys them in the module.
     for handle in [&taken, &late, &swept] {
-        pollster::block_on(module.destroy(handle))?;
+        block_on(module.destroy(handle))?;
     }
     Ok(())
 }
@@ -531,7 +623,12 @@ fn issue_refuses_a_handle_that_is_not_a_tzpk() -> TestResult {
     for handle in not_tzpks.iter().cloned() {
         assert_eq!(
             tzpks
-                .issue(id.clone(), card.clone(), handle, b"wrapped")
+                .issue(
+                    id.clone(),
+                    card.clone(),
+                    TzpkCustody::Handle(handle),
+                    b"wrapped"
+                )
                 .err(),
             Some(TzpkError::NotATzpk)
         );
@@ -547,14 +644,17 @@ fn issue_refuses_a_handle_that_is_not_a_tzpk() -> TestResult {
     tzpks.open(id.clone(), card.clone())?;
     for handle in not_tzpks {
         assert_eq!(
-            tzpks.issue_for_open(id.clone(), handle, b"wrapped").err(),
+            tzpks
+                .issue_for_open(id.clone(), TzpkCustody::Handle(handle), b"wrapped")
+                .err(),
             Some(TzpkError::NotATzpk)
         );
     }
     assert_eq!(tzpks.binding(&id)?, card);
     let (tzpk, wrapped) = fresh(&module, &rsa2048()?.public_key())?;
-    let (bound, _) = tzpks.issue_for_open(id.clone(), tzpk.clone(), &wrapped)?;
+    let (bound, _) =
+        tzpks.issue_for_open(id.clone(), TzpkCustody::Handle(tzpk.clone()), &wrapped)?;
     assert_eq!(bound, card);
-    assert_eq!(tzpks.take(&id, &card)?, tzpk);
+    assert_eq!(tzpks.take(&id, &card)?.handle(), Some(&tzpk));
     Ok(())
 }

@@ -9,6 +9,7 @@ use pinset_keys::{KeyError, KeyPurpose, ZoneKeys, ZpkIndex};
 use pinset_module::{
     KeyAlgorithm, KeyCheck, ModuleError, PinSource, SecurityModule, SoftwareModule, TranslatePin,
 };
+use pollster::block_on;
 
 fn tdes(hex: &str) -> Result<TdesKey, Box<dyn std::error::Error>> {
     Ok(TdesKey::new(&hex::decode(hex)?)?)
@@ -58,7 +59,7 @@ fn a_pin_key_seals_and_opens_pin_blocks() -> TestResult {
     // block translated to it.
     let (device, block) = device_block(&module, "1234", 1)?;
     let pan = Pan::new("1234567890123456")?;
-    let sealed = pollster::block_on(module.translate(&TranslatePin {
+    let sealed = block_on(module.translate(&TranslatePin {
         source: PinSource::Symmetric {
             key: &device,
             format: Format::Iso1,
@@ -111,7 +112,7 @@ fn keys_for_other_purposes_are_refused_as_pin_keys() -> TestResult {
         assert_eq!(zone.info(&index)?.purpose, purpose);
         // The module refuses it as a PIN key too, should a caller name the handle directly.
         let (device, block) = device_block(&module, "1234", 2)?;
-        let refused = pollster::block_on(module.translate(&TranslatePin {
+        let refused = block_on(module.translate(&TranslatePin {
             source: PinSource::Symmetric {
                 key: &device,
                 format: Format::Iso1,
@@ -169,7 +170,7 @@ fn unknown_and_duplicate_indexes() -> TestResult {
         zone.info(&index),
         Err(KeyError::UnknownZpkIndex(_))
     ));
-    pollster::block_on(module.destroy(&first))?;
+    block_on(module.destroy(&first))?;
     Ok(())
 }
 
@@ -222,7 +223,7 @@ fn aes_zone_keys_carry_format_4() -> TestResult {
     let pan = Pan::new("432198765432109870")?;
     // A device's format 1 block becomes format 4 under the AES key, in the module.
     let (device, block) = device_block(&module, "1234", 2)?;
-    let iso4 = pollster::block_on(module.translate(&TranslatePin {
+    let iso4 = block_on(module.translate(&TranslatePin {
         source: PinSource::Symmetric {
             key: &device,
             format: Format::Iso1,
@@ -241,7 +242,7 @@ fn aes_zone_keys_carry_format_4() -> TestResult {
         b"1234"
     );
     // A TDES key cannot carry format 4.
-    let refused = pollster::block_on(module.translate(&TranslatePin {
+    let refused = block_on(module.translate(&TranslatePin {
         source: PinSource::Symmetric {
             key: &device,
             format: Format::Iso1,

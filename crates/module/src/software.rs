@@ -156,8 +156,13 @@ fn os_seed() -> Result<[u8; 32], ModuleError> {
 /// feature, `SoftwareModule::new_aws_lc` builds the same module with
 /// RSA-OAEP in aws-lc.
 ///
-/// Handles are `sw-1`, `sw-2`, … in issue order. One ChaCha20 generator,
-/// seeded from the operating system once, supplies fill digits and keys.
+/// Symmetric keys' handles are `sw-1`, `sw-2`, … in issue order. An RSA
+/// key pair's handle is named by its public fingerprint and purpose
+/// (`sw-rsa-<fingerprint>-<purpose code>`), so every instance that imports
+/// the same key pair (from the same wrapped backup, say) issues the same
+/// handle, and a key ring can be shared between instances; importing it
+/// again is idempotent. One ChaCha20 generator, seeded from the operating
+/// system once, supplies fill digits and keys.
 ///
 /// ```
 /// use pinset_block::{Format, Pan, Pin};
@@ -293,12 +298,23 @@ impl SoftwareModule {
         check: KeyCheck,
         material: Material,
     ) -> Result<KeyRef, ModuleError> {
-        let id = format!("sw-{}", self.next_id.fetch_add(1, Ordering::Relaxed));
+        let id = match check {
+            // Named by its public fingerprint: every module that holds this
+            // key pair issues the same handle, so instances can share a ring.
+            KeyCheck::Fingerprint(fingerprint) => {
+                let hex: String = fingerprint.iter().map(|b| format!("{b:02x}")).collect();
+                format!("sw-rsa-{hex}-{}", purpose.code())
+            }
+            // A 3-byte KCV may collide: symmetric keys are counted.
+            KeyCheck::Kcv(_) => format!("sw-{}", self.next_id.fetch_add(1, Ordering::Relaxed)),
+        };
         let handle = KeyRef::new(id.clone(), algorithm, purpose, check);
         self.keys
             .lock()
             .map_err(|_| Self::poisoned())?
-            .insert(id, (handle.clone(), material));
+            // The same key pair imported again keeps its first material.
+            .entry(id)
+            .or_insert((handle.clone(), material));
         Ok(handle)
     }
 
@@ -437,18 +453,18 @@ impl SecurityModule for SoftwareModule {
             }
         };
         match algorithm {
-            KeyAlgorithm::Rsa { bits } => {
-                let handle = self.import_rsa_private(purpose, &material).await?;
-                if handle.algorithm() != algorithm {
-                    // Not the key that was expected: leave nothing behind.
-                    self.destroy(&handle).await?;
+            KeyAlgorithm::Rsa { .. } => {
+                let key = self.rsa.load(&material)?;
+                let (found, check) = rsa_handle_parts(&key.public_key())?;
+                if found != algorithm {
+                    // Not the key that was expected: nothing is kept.
                     return Err(ModuleError::KeyMaterial(
                         pinset_envelope::Error::RsaKeySize {
-                            bits: usize::from(bits),
+                            bits: key.public_key().bits(),
                         },
                     ));
                 }
-                Ok(handle)
+                self.insert(found, purpose, check, Material::Rsa(key))
             }
             _ if Some(material.len()) != algorithm.key_len() => {
                 Err(ModuleError::WrappedKeyIntegrity)

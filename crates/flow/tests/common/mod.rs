@@ -39,11 +39,12 @@ use pinset_flow::enfuce::{
 };
 use pinset_flow::mastercard::{PublicKeysResponse, SetPinOutcome, SetPinRequest};
 use pinset_flow::{
-    Detail, EnfuceSetPin, FlowError, Issuer, MastercardPanless, MemoryAudit, PinPolicy, Reason,
+    Detail, EnfuceSetPin, FlowError, Issuer, MastercardPanless, MemoryAudit, MemoryReplayStore,
+    PinPolicy, Reason,
 };
 use pinset_keys::{
-    ControlId, KeyIndex, KeyPurpose, ManualClock, MemoryKeyStore, NewKey, PublicKeyForm,
-    RsaKeyRing, Timestamp, ZoneKeys, ZpkIndex,
+    ControlId, KeyIndex, KeyPurpose, ManualClock, MemoryControlStore, MemoryKeyStore, NewKey,
+    PublicKeyForm, RsaKeyRing, Timestamp, ZoneKeys, ZpkIndex,
 };
 use pinset_module::{ErrorClass, KeyAlgorithm, SecurityModule, SoftwareModule};
 use rand_core::SeedableRng;
@@ -250,13 +251,26 @@ pub fn issuer_on<C: CardManagement, M: SecurityModule>(
     audit: &Arc<MemoryAudit>,
     clock: &ManualClock,
 ) -> Issuer<C, M> {
+    issuer_seeded(cms, module, [0x42; 32], policy, audit, clock)
+}
+
+/// [`issuer_on`] with its own RNG seed: instances that share stores must
+/// not draw the same controlIds.
+pub fn issuer_seeded<C: CardManagement, M: SecurityModule>(
+    cms: C,
+    module: M,
+    seed: [u8; 32],
+    policy: PinPolicy,
+    audit: &Arc<MemoryAudit>,
+    clock: &ManualClock,
+) -> Issuer<C, M> {
     let zone = zone_keys(&module);
     Issuer::with_rng_seed(
         cms,
         module,
         zone,
         ZpkIndex::new(CMS_ZPK).expect("index"),
-        [0x42; 32],
+        seed,
     )
     .with_policy(policy)
     .with_audit(Arc::clone(audit))
@@ -349,7 +363,8 @@ pub fn assert_stored_pin(
 
 // ---- Mastercard Processing ----
 
-pub type MpFlow<M = SoftwareModule> = MastercardPanless<MemoryCms, MemoryKeyStore, ManualClock, M>;
+pub type MpFlow<M = SoftwareModule> =
+    MastercardPanless<MemoryCms, MemoryKeyStore, ManualClock, M, MemoryReplayStore<ManualClock>>;
 
 /// How to build an [`Mp`].
 pub struct MpConfig {
@@ -401,10 +416,10 @@ impl MpConfig {
             &clock,
         );
         let ring = RsaKeyRing::with_clock(clock.clone());
-        ring.rotate(
+        pollster::block_on(ring.rotate(
             ring_key(issuer.module(), KEY_INDEX, &rsa2048()).with_padding(self.padding),
             Duration::from_secs(600),
-        )
+        ))
         .expect("install the sandbox key index");
         let mut flow = MastercardPanless::new(issuer, ring)
             .with_public_key_form(self.form)
@@ -448,7 +463,7 @@ impl<M: SecurityModule> Mp<M> {
 
     /// `GET /public-keys?data_type_to_secure=PIN_BLOCK`.
     pub fn public_key(&self) -> PublicKeysResponse {
-        self.flow.public_keys("PIN_BLOCK").expect("public key")
+        pollster::block_on(self.flow.public_keys("PIN_BLOCK")).expect("public key")
     }
 
     /// The published key, read as the device reads it (DER hex or PEM body).
@@ -546,7 +561,8 @@ pub fn mp_request(block: &str, expiry: &str, sequence: Option<&str>) -> SetPinRe
 
 // ---- Enfuce ----
 
-pub type EnfuceFlow<M = SoftwareModule> = EnfuceSetPin<MemoryCms, ManualClock, M>;
+pub type EnfuceFlow<M = SoftwareModule> =
+    EnfuceSetPin<MemoryCms, MemoryControlStore<ManualClock>, M>;
 
 /// The Enfuce flow over the sandbox CMS, with its audit log, its manual
 /// clock (controls, tzpks and audit) and the device's RSA key (rsa3072.pem).

@@ -219,8 +219,8 @@ impl<C: Clock> RsaKeyRing<MemoryKeyStore, C> {
     /// Every key index, state, date, padding, purpose, key handle and public
     /// key comes back as it was. A tampered or truncated export, or the wrong KEK,
     /// fails with [`KeyError::Import`] and builds nothing.
-    pub fn import(export: &[u8], kek: &Kek, clock: C) -> Result<Self, KeyError> {
-        RsaKeyRing::import_into(export, kek, MemoryKeyStore::new(), clock)
+    pub async fn import(export: &[u8], kek: &Kek, clock: C) -> Result<Self, KeyError> {
+        RsaKeyRing::import_into(export, kek, MemoryKeyStore::new(), clock).await
     }
 }
 
@@ -233,13 +233,18 @@ impl<S: KeyStore, C: Clock> RsaKeyRing<S, C> {
     /// Rebuilds a ring from an [`export`](Self::export) into `store`, which
     /// must be empty ([`KeyError::StoreNotEmpty`] otherwise). The export is
     /// checked completely before the store is written, in one write.
-    pub fn import_into(export: &[u8], kek: &Kek, store: S, clock: C) -> Result<Self, KeyError> {
+    pub async fn import_into(
+        export: &[u8],
+        kek: &Kek,
+        store: S,
+        clock: C,
+    ) -> Result<Self, KeyError> {
         let entries = codec::decode_ring(export, kek)?;
-        let current = store.snapshot()?;
+        let current = store.snapshot().await?;
         if !current.entries.is_empty() {
             return Err(KeyError::StoreNotEmpty);
         }
-        store.compare_and_swap(current.generation, entries)?;
+        store.compare_and_swap(current.generation, entries).await?;
         Ok(RsaKeyRing { store, clock })
     }
 
@@ -254,8 +259,8 @@ impl<S: KeyStore, C: Clock> RsaKeyRing<S, C> {
     }
 
     /// Every entry as stored (use [`RingEntry::state_at`] for the state now).
-    pub fn entries(&self) -> Result<Vec<RingEntry>, KeyError> {
-        Ok(self.store.snapshot()?.entries)
+    pub async fn entries(&self) -> Result<Vec<RingEntry>, KeyError> {
+        Ok(self.store.snapshot().await?.entries)
     }
 
     /// The active key's index and public key, for `GET /public-keys`.
@@ -279,18 +284,18 @@ impl<S: KeyStore, C: Clock> RsaKeyRing<S, C> {
     /// let der = pinset_envelope::RsaPrivateKey::from_pem(include_str!("../../../envelope/tests/data/rsa2048.pem"))?.to_pkcs8_der()?;
     /// let handle = module.import_rsa_private(KeyPurpose::PinEncryption, &der).await?;
     /// let ring = RsaKeyRing::new();
-    /// ring.rotate(NewKey::from_module(&module, KeyIndex::new("A1564386531162")?, handle).await?, Duration::ZERO)?;
+    /// ring.rotate(NewKey::from_module(&module, KeyIndex::new("A1564386531162")?, handle).await?, Duration::ZERO).await?;
     ///
-    /// let hex = ring.publish(PublicKeyForm::DerHex)?;
+    /// let hex = ring.publish(PublicKeyForm::DerHex).await?;
     /// assert_eq!(hex.key_index.as_str(), "A1564386531162");
     /// assert!(hex.public_rsa_key.starts_with("30820122")); // DER SPKI of RSA-2048
-    /// let body = ring.publish(PublicKeyForm::PemBody)?;
+    /// let body = ring.publish(PublicKeyForm::PemBody).await?;
     /// assert_eq!(RsaPublicKey::from_base64(&body.public_rsa_key)?, RsaPublicKey::from_hex(&hex.public_rsa_key)?);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # }).unwrap();
     /// ```
-    pub fn publish(&self, form: PublicKeyForm) -> Result<PublishedKey, KeyError> {
-        self.publish_for(KeyPurpose::PinEncryption, form)
+    pub async fn publish(&self, form: PublicKeyForm) -> Result<PublishedKey, KeyError> {
+        self.publish_for(KeyPurpose::PinEncryption, form).await
     }
 
     /// The active key's index and public key, if it is tagged for
@@ -302,13 +307,13 @@ impl<S: KeyStore, C: Clock> RsaKeyRing<S, C> {
     ///
     /// As [`publish`](Self::publish), with [`KeyError::WrongPurpose`] when
     /// the active key is not for `purpose`.
-    pub fn publish_for(
+    pub async fn publish_for(
         &self,
         purpose: KeyPurpose,
         form: PublicKeyForm,
     ) -> Result<PublishedKey, KeyError> {
         let now = self.clock.now();
-        let snapshot = self.store.snapshot()?;
+        let snapshot = self.store.snapshot().await?;
         let entry = snapshot
             .entries
             .iter()
@@ -372,31 +377,31 @@ impl<S: KeyStore, C: Clock> RsaKeyRing<S, C> {
     /// let ring = RsaKeyRing::with_clock(clock.clone());
     /// let old = NewKey::generate(&module, KeyIndex::new("K1")?, 2048, KeyPurpose::PinEncryption).await?;
     /// let device_key = old.public_key().clone();
-    /// ring.rotate(old, Duration::ZERO)?;
+    /// ring.rotate(old, Duration::ZERO).await?;
     ///
     /// // A device sealed a block under K1 just before the rotation...
     /// let mut rng = chacha20::ChaCha20Rng::seed_from_u64(1);
     /// let block = device_key.seal(Format::Iso1, &Pin::new("1234")?, None, RsaPadding::OaepSha256, &mut rng)?;
     /// let new = NewKey::generate(&module, KeyIndex::new("K2")?, 2048, KeyPurpose::PinEncryption).await?;
-    /// ring.rotate(new, Duration::from_secs(600))?;
+    /// ring.rotate(new, Duration::from_secs(600)).await?;
     ///
     /// // ...it still opens during the grace period,
     /// let zpk = module.import_symmetric(KeyAlgorithm::Tdes2, KeyPurpose::PinEncryption, &hex::decode("0123456789ABCDEFFEDCBA9876543210")?).await?;
     /// let pan = Pan::new("5141576351968605")?;
-    /// let live = ring.live_key("K1")?;
+    /// let live = ring.live_key("K1").await?;
     /// let request = TranslatePin { source: live.pin_source(&block, Format::Iso1)?, destination: &zpk, format: Format::Iso0, pan: Some(&pan), policy: None };
     /// assert_eq!(module.translate(&request).await?.as_bytes().len(), 8);
     /// // and afterwards the client is told to fetch the public key again.
     /// clock.advance(Duration::from_secs(600));
-    /// assert!(ring.live_key("K1").unwrap_err().is_refetch());
+    /// assert!(ring.live_key("K1").await.unwrap_err().is_refetch());
     /// // A sweep hands back the retired handle, to destroy in the module.
-    /// for retired in ring.sweep()? {
+    /// for retired in ring.sweep().await? {
     ///     module.destroy(&retired.key).await?;
     /// }
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # }).unwrap();
     /// ```
-    pub fn rotate(&self, new: NewKey, grace: Duration) -> Result<Rotation, KeyError> {
+    pub async fn rotate(&self, new: NewKey, grace: Duration) -> Result<Rotation, KeyError> {
         let NewKey {
             key_index,
             key,
@@ -404,51 +409,53 @@ impl<S: KeyStore, C: Clock> RsaKeyRing<S, C> {
             not_after,
         } = new;
         let purpose = key.handle.purpose();
-        let (mut rotation, retired) = self.write(|now, entries| {
-            if let Some(not_after) = not_after.filter(|na| *na <= now) {
-                return Err(KeyError::NewKeyExpired {
+        let (mut rotation, retired) = self
+            .write(|now, entries| {
+                if let Some(not_after) = not_after.filter(|na| *na <= now) {
+                    return Err(KeyError::NewKeyExpired {
+                        key_index: key_index.clone(),
+                        not_after,
+                    });
+                }
+                if entries.iter().any(|e| e.key_index == key_index) {
+                    return Err(KeyError::DuplicateKeyIndex(key_index.clone()));
+                }
+                let mut rotation = Rotation {
+                    active: key_index.clone(),
+                    previous: None,
+                    previous_until: None,
+                    retired: Vec::new(),
+                };
+                for entry in entries.iter_mut() {
+                    // An active key already past its not-after date is simply retired by `write`.
+                    if entry.state_at(now) != KeyState::Active {
+                        continue;
+                    }
+                    if let Lifecycle::Active(old) = &entry.lifecycle {
+                        let until = now.saturating_add(grace);
+                        entry.lifecycle = if grace.is_zero() {
+                            Lifecycle::Retired { since: now }
+                        } else {
+                            Lifecycle::DecryptOnly {
+                                until,
+                                key: old.clone(),
+                            }
+                        };
+                        rotation.previous = Some(entry.key_index.clone());
+                        rotation.previous_until = Some(until);
+                    }
+                }
+                entries.push(RingEntry {
                     key_index: key_index.clone(),
+                    lifecycle: Lifecycle::Active(key.clone()),
+                    created_at: now,
                     not_after,
+                    padding,
+                    purpose,
                 });
-            }
-            if entries.iter().any(|e| e.key_index == key_index) {
-                return Err(KeyError::DuplicateKeyIndex(key_index.clone()));
-            }
-            let mut rotation = Rotation {
-                active: key_index.clone(),
-                previous: None,
-                previous_until: None,
-                retired: Vec::new(),
-            };
-            for entry in entries.iter_mut() {
-                // An active key already past its not-after date is simply retired by `write`.
-                if entry.state_at(now) != KeyState::Active {
-                    continue;
-                }
-                if let Lifecycle::Active(old) = &entry.lifecycle {
-                    let until = now.saturating_add(grace);
-                    entry.lifecycle = if grace.is_zero() {
-                        Lifecycle::Retired { since: now }
-                    } else {
-                        Lifecycle::DecryptOnly {
-                            until,
-                            key: old.clone(),
-                        }
-                    };
-                    rotation.previous = Some(entry.key_index.clone());
-                    rotation.previous_until = Some(until);
-                }
-            }
-            entries.push(RingEntry {
-                key_index: key_index.clone(),
-                lifecycle: Lifecycle::Active(key.clone()),
-                created_at: now,
-                not_after,
-                padding,
-                purpose,
-            });
-            Ok(rotation)
-        })?;
+                Ok(rotation)
+            })
+            .await?;
         rotation.retired = retired;
         Ok(rotation)
     }
@@ -464,9 +471,9 @@ impl<S: KeyStore, C: Clock> RsaKeyRing<S, C> {
     /// # Errors
     ///
     /// [`KeyError::Store`] if the store fails or keeps conflicting.
-    pub fn sweep(&self) -> Result<Vec<RetiredKey>, KeyError> {
+    pub async fn sweep(&self) -> Result<Vec<RetiredKey>, KeyError> {
         // `write` settles every entry and reports what it retired.
-        Ok(self.write(|_, _| Ok(()))?.1)
+        Ok(self.write(|_, _| Ok(())).await?.1)
     }
 
     /// The live key under `key_index` (as the client sent it): its handle
@@ -488,16 +495,16 @@ impl<S: KeyStore, C: Clock> RsaKeyRing<S, C> {
     /// # pollster::block_on(async {
     /// let module = SoftwareModule::new()?;
     /// let ring = RsaKeyRing::new();
-    /// ring.rotate(NewKey::generate(&module, KeyIndex::new("K1")?, 2048, KeyPurpose::PinEncryption).await?, Duration::ZERO)?;
-    /// let live = ring.live_key("K1")?;
+    /// ring.rotate(NewKey::generate(&module, KeyIndex::new("K1")?, 2048, KeyPurpose::PinEncryption).await?, Duration::ZERO).await?;
+    /// let live = ring.live_key("K1").await?;
     /// assert_eq!(live.key_index().as_str(), "K1");
-    /// assert!(matches!(ring.live_key("K9"), Err(KeyError::UnknownKeyIndex(_))));
+    /// assert!(matches!(ring.live_key("K9").await, Err(KeyError::UnknownKeyIndex(_))));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # }).unwrap();
     /// ```
-    pub fn live_key(&self, key_index: &str) -> Result<LiveKey, KeyError> {
+    pub async fn live_key(&self, key_index: &str) -> Result<LiveKey, KeyError> {
         let key_index = KeyIndex::new(key_index)?;
-        let Some(entry) = self.store.get(&key_index)? else {
+        let Some(entry) = self.store.get(&key_index).await? else {
             return Err(KeyError::UnknownKeyIndex(key_index));
         };
         match (entry.state_at(self.clock.now()), entry.live_key()) {
@@ -533,25 +540,19 @@ impl<S: KeyStore, C: Clock> RsaKeyRing<S, C> {
     /// # pollster::block_on(async {
     /// let module = SoftwareModule::new()?;
     /// let ring = RsaKeyRing::new();
-    /// ring.rotate(NewKey::generate(&module, KeyIndex::new("K1")?, 2048, KeyPurpose::PinEncryption).await?, Duration::ZERO)?;
+    /// ring.rotate(NewKey::generate(&module, KeyIndex::new("K1")?, 2048, KeyPurpose::PinEncryption).await?, Duration::ZERO).await?;
     ///
     /// let kek = Kek::new(&[0x42; 32])?;
-    /// let export = ring.export(&kek)?;
-    /// let restored = RsaKeyRing::import(&export, &kek, SystemClock)?;
-    /// assert_eq!(restored.publish(PublicKeyForm::DerHex)?, ring.publish(PublicKeyForm::DerHex)?);
-    /// assert_eq!(restored.live_key("K1")?.key(), ring.live_key("K1")?.key());
-    /// assert!(RsaKeyRing::import(&export[..export.len() - 1], &kek, SystemClock).is_err());
+    /// let export = ring.export(&kek).await?;
+    /// let restored = RsaKeyRing::import(&export, &kek, SystemClock).await?;
+    /// assert_eq!(restored.publish(PublicKeyForm::DerHex).await?, ring.publish(PublicKeyForm::DerHex).await?);
+    /// assert_eq!(restored.live_key("K1").await?.key(), ring.live_key("K1").await?.key());
+    /// assert!(RsaKeyRing::import(&export[..export.len() - 1], &kek, SystemClock).await.is_err());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # }).unwrap();
     /// ```
-    pub fn export(&self, kek: &Kek) -> Result<Vec<u8>, KeyError> {
-        let entries = self.store.snapshot()?.entries;
-        let mut body = SecretWriter::new();
-        body.count(entries.len());
-        for entry in &entries {
-            codec::encode_entry(&mut body, entry);
-        }
-        snapshot::seal(Kind::RsaRing, kek, body)
+    pub async fn export(&self, kek: &Kek) -> Result<Vec<u8>, KeyError> {
+        seal_entries(&self.store.snapshot().await?.entries, kek)
     }
 
     /// Reads the ring, lets `edit` change it, settles every entry against
@@ -559,7 +560,7 @@ impl<S: KeyStore, C: Clock> RsaKeyRing<S, C> {
     /// writes it back in one compare-and-swap if anything changed, retrying
     /// from a fresh read on conflict. `edit` may refuse. Returns what `edit`
     /// returned and the keys the write retired.
-    fn write<T>(
+    async fn write<T>(
         &self,
         mut edit: impl FnMut(Timestamp, &mut Vec<RingEntry>) -> Result<T, KeyError>,
     ) -> Result<(T, Vec<RetiredKey>), KeyError> {
@@ -568,7 +569,7 @@ impl<S: KeyStore, C: Clock> RsaKeyRing<S, C> {
             found: 0,
         };
         for _ in 0..CAS_ATTEMPTS {
-            let snapshot = self.store.snapshot()?;
+            let snapshot = self.store.snapshot().await?;
             let now = self.clock.now();
             let mut entries = snapshot.entries.clone();
             let result = edit(now, &mut entries)?;
@@ -596,7 +597,11 @@ impl<S: KeyStore, C: Clock> RsaKeyRing<S, C> {
                     },
                 )
                 .collect();
-            match self.store.compare_and_swap(snapshot.generation, entries) {
+            match self
+                .store
+                .compare_and_swap(snapshot.generation, entries)
+                .await
+            {
                 Ok(_) => return Ok((result, retired)),
                 Err(e @ StoreError::Conflict { .. }) => conflict = e,
                 Err(e) => return Err(e.into()),
@@ -610,4 +615,19 @@ impl<S: KeyStore, C: Clock> fmt::Debug for RsaKeyRing<S, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RsaKeyRing").finish_non_exhaustive()
     }
+}
+
+/// The export format of a ring's entries: see [`RingEntry::seal`].
+pub(crate) fn seal_entries(entries: &[RingEntry], kek: &Kek) -> Result<Vec<u8>, KeyError> {
+    let mut body = SecretWriter::new();
+    body.count(entries.len());
+    for entry in entries {
+        codec::encode_entry(&mut body, entry);
+    }
+    snapshot::seal(Kind::RsaRing, kek, body)
+}
+
+/// Reads [`seal_entries`]: see [`RingEntry::open`].
+pub(crate) fn open_entries(sealed: &[u8], kek: &Kek) -> Result<Vec<RingEntry>, KeyError> {
+    codec::decode_ring(sealed, kek)
 }

@@ -9,6 +9,7 @@ use pinset_keys::{
     Timestamp,
 };
 use pinset_module::{KeyAlgorithm, PinSource, SecurityModule, SoftwareModule, TranslatePin};
+use pollster::block_on;
 use rand_core::SeedableRng;
 
 pub type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -62,9 +63,7 @@ pub fn import_rsa(
     key: &RsaPrivateKey,
 ) -> Result<KeyRef, KeyError> {
     let der = key.to_pkcs8_der()?;
-    Ok(pollster::block_on(
-        module.import_rsa_private(purpose, &der),
-    )?)
+    Ok(block_on(module.import_rsa_private(purpose, &der))?)
 }
 
 /// Imports a symmetric key given in the clear into `module`.
@@ -74,7 +73,7 @@ pub fn import_symmetric(
     purpose: KeyPurpose,
     material: &[u8],
 ) -> Result<KeyRef, KeyError> {
-    Ok(pollster::block_on(
+    Ok(block_on(
         module.import_symmetric(algorithm, purpose, material),
     )?)
 }
@@ -136,7 +135,7 @@ impl Hsm {
         cryptogram: &[u8],
         pan: Option<&Pan>,
     ) -> Result<Pin, KeyError> {
-        let live = ring.live_key(key_index)?;
+        let live = block_on(ring.live_key(key_index))?;
         let source = live.pin_source(cryptogram, format)?;
         self.translate(source, pan)
     }
@@ -146,7 +145,7 @@ impl Hsm {
     pub fn translate(&self, source: PinSource<'_>, pan: Option<&Pan>) -> Result<Pin, KeyError> {
         let default_pan = Pan::new(PAN).map_err(pinset_envelope::Error::from)?;
         let pan = pan.unwrap_or(&default_pan);
-        let block = pollster::block_on(self.module.translate(&TranslatePin {
+        let block = block_on(self.module.translate(&TranslatePin {
             source,
             destination: &self.zpk,
             format: Format::Iso0,

@@ -172,10 +172,10 @@ impl SessionPool {
         let mut keeper = self.keeper.lock().map_err(poisoned)?;
         if keeper.is_none() {
             *keeper = Some(self.new_session()?);
-        } else if self.relogin.load(Ordering::SeqCst) {
-            if let Some(session) = keeper.as_ref() {
-                self.login(session)?;
-            }
+        } else if self.relogin.load(Ordering::SeqCst)
+            && let Some(session) = keeper.as_ref()
+        {
+            self.login(session)?;
         }
         let Some(session) = keeper.as_ref() else {
             return Err(unavailable_because("no keeper session"));
