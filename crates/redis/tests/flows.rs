@@ -269,6 +269,83 @@ async fn mastercard_cryptogram_used_on_a_is_refused_on_b() {
     }
 }
 
+/// One ring in Redis serves two instances with their own software modules:
+/// each imports the same key pair (from the same wrapped backup, in
+/// production), and a software module names a key pair by its public
+/// fingerprint, so the ring's handle is valid in both. A rotation written by
+/// A is what B publishes and decrypts under at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_redis_ring_serves_instances_with_their_own_modules() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let cms = sandbox_cms();
+    let a: Mastercard<RedisKeyStore> =
+        mastercard(&server, &cms, 1, server.stores().await.key_ring(ring_kek())).await;
+    // B only imports the key into its own module; the ring comes from Redis.
+    let b_issuer = issuer(cms.clone(), 2).await;
+    drop(ring_key(b_issuer.module(), KEY_INDEX, &rsa2048()).await);
+    let b = MastercardPanless::new(
+        b_issuer,
+        RsaKeyRing::with_store(server.stores().await.key_ring(ring_kek()), SystemClock),
+    )
+    .with_replay_store(server.stores().await.replay());
+    assert_eq!(
+        a.public_keys("PIN_BLOCK").await.expect("A"),
+        b.public_keys("PIN_BLOCK").await.expect("B")
+    );
+    let mut device = ChaCha20Rng::seed_from_u64(9);
+    let card = CARDS[0];
+    let (request, _) = sealed_request(&a, card.pin, &mut device).await;
+    let outcome = b
+        .set_pin(card.contract, Some(KEY_INDEX), &request)
+        .await
+        .expect("204 on B, under the ring A wrote");
+    assert_eq!(outcome.http_status, 204);
+    assert_stored_pin(&cms.snapshot(), card.contract, card.pin, card.pan);
+
+    // A rotates to rsa3072.pem, which both modules hold; B publishes it at once.
+    drop(ring_key(b.issuer().module(), "K-3072", &rsa3072()).await);
+    let rotation = a
+        .ring()
+        .rotate(
+            ring_key(a.issuer().module(), "K-3072", &rsa3072()).await,
+            Duration::from_secs(600),
+        )
+        .await
+        .expect("rotate on A");
+    assert_eq!(
+        rotation.previous.as_ref().map(|k| k.as_str()),
+        Some(KEY_INDEX)
+    );
+    let published = b.public_keys("PIN_BLOCK").await.expect("B");
+    assert_eq!(published.key_index, "K-3072");
+    let cryptogram = RsaPublicKey::from_hex(&published.public_rsa_key)
+        .expect("DER hex")
+        .seal(
+            Format::Iso1,
+            &pin(CARDS[1].pin),
+            None,
+            RsaPadding::OaepSha256,
+            &mut device,
+        )
+        .expect("seal");
+    let fresh = SetPinRequest {
+        new_pin_block: hex::encode_upper(&cryptogram),
+        card_expiry_date: EXPIRY.to_owned(),
+        card_sequence_number: Some(SEQ.to_owned()),
+    };
+    b.set_pin(CARDS[1].contract, Some("K-3072"), &fresh)
+        .await
+        .expect("204 on B under the new key");
+    assert_stored_pin(
+        &cms.snapshot(),
+        CARDS[1].contract,
+        CARDS[1].pin,
+        CARDS[1].pan,
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_stopped_flows_answer_500_cms_unchanged_then_resume() {
     let Some(mut server) = RedisServer::start() else {
