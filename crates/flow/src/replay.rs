@@ -42,6 +42,53 @@ pub struct ClaimToken(pub u64);
 /// # Ok::<(), pinset_keys::StoreError>(())
 /// # }).unwrap();
 /// ```
+///
+/// A store over another database needs an insert that fails on a live
+/// duplicate and a delete guarded by the token:
+///
+/// ```
+/// use std::collections::HashMap;
+/// use std::sync::Mutex;
+/// use std::time::{Duration, Instant};
+/// use pinset_flow::{ClaimToken, ReplayStore};
+/// use pinset_keys::StoreError;
+///
+/// /// Stands for a table `replay(fingerprint BYTEA PRIMARY KEY, token BIGINT, expires_at)`.
+/// struct SqlReplay(Mutex<(u64, HashMap<[u8; 32], (ClaimToken, Instant)>)>);
+///
+/// impl ReplayStore for SqlReplay {
+///     async fn claim(&self, fingerprint: &[u8; 32], window: Duration) -> Result<Option<ClaimToken>, StoreError> {
+///         // INSERT INTO replay VALUES ($1, $2, now() + $3)
+///         //   ON CONFLICT (fingerprint) DO UPDATE SET token = $2, expires_at = now() + $3
+///         //   WHERE replay.expires_at <= now() RETURNING token
+///         let mut table = self.0.lock().map_err(|_| StoreError::Poisoned)?;
+///         let now = Instant::now();
+///         if table.1.get(fingerprint).is_some_and(|(_, until)| *until > now) {
+///             return Ok(None);
+///         }
+///         table.0 += 1;
+///         let token = ClaimToken(table.0);
+///         table.1.insert(*fingerprint, (token, now + window));
+///         Ok(Some(token))
+///     }
+///
+///     async fn release(&self, fingerprint: &[u8; 32], token: ClaimToken) -> Result<(), StoreError> {
+///         // DELETE FROM replay WHERE fingerprint = $1 AND token = $2
+///         let mut table = self.0.lock().map_err(|_| StoreError::Poisoned)?;
+///         if table.1.get(fingerprint).is_some_and(|(t, _)| *t == token) {
+///             table.1.remove(fingerprint);
+///         }
+///         Ok(())
+///     }
+/// }
+///
+/// # pollster::block_on(async {
+/// let store = SqlReplay(Mutex::new((0, HashMap::new())));
+/// assert!(store.claim(&[1; 32], Duration::from_secs(60)).await?.is_some());
+/// assert!(store.claim(&[1; 32], Duration::from_secs(60)).await?.is_none());
+/// # Ok::<(), StoreError>(())
+/// # }).unwrap();
+/// ```
 pub trait ReplayStore: Send + Sync {
     /// Claims `fingerprint` for `window`: a token if it was free (never
     /// claimed, or its window passed), `None` if it is claimed.
