@@ -20,6 +20,8 @@ pub enum Operation {
     EnfuceGetTzpk,
     /// Enfuce `POST /pin/v3/set`.
     EnfuceSetPin,
+    /// Enfuce `POST /pin/v2/{plasticId}`: a block under a pre-shared ZPK.
+    EnfuceSetPinPreshared,
 }
 
 /// What happened in one attempt. It never holds a PIN, a PIN block or a key.

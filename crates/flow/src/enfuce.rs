@@ -27,6 +27,7 @@ const MAX_AUDIT_USER: usize = 64;
 /// prefix only: the whole id is a bearer value while it lives.
 #[derive(Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct TzpkRequest {
     /// The controlId.
@@ -38,6 +39,7 @@ pub struct TzpkRequest {
 /// `POST /pin/v3/set/tzpk` response body.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TzpkResponse {
     /// Base64 of the 16-byte TDES tzpk, RSA-OAEP (SHA-256, MGF1-SHA-256) under the device's key.
     pub tzpk: String,
@@ -47,6 +49,7 @@ pub struct TzpkResponse {
 /// controlId's log prefix and the block's length only.
 #[derive(Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct SetPinRequest {
     /// The controlId.
@@ -82,9 +85,33 @@ impl core::fmt::Debug for SetPinRequest {
     }
 }
 
+/// `POST /pin/v2/{plasticId}?auditUser=…` request body: a PIN block under a
+/// zone PIN key issuer and device share (the pre-shared-key variant).
+/// `Debug` shows the block's length only.
+#[derive(Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+pub struct PresharedSetPinRequest {
+    /// The index of the pre-shared zone PIN key.
+    pub zpk_index: String,
+    /// Hex of the ISO format 1 block, TDES-ECB under that key.
+    pub pin_block: String,
+}
+
+impl core::fmt::Debug for PresharedSetPinRequest {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("PresharedSetPinRequest")
+            .field("zpk_index", &self.zpk_index)
+            .field("pin_block_len", &self.pin_block.len())
+            .finish()
+    }
+}
+
 /// `POST /pin/v3/set` response body: `{}` with 200.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SetPinResponse {}
 
 /// What a controlId is bound to: the plastic whose PIN it sets.
@@ -409,18 +436,67 @@ impl<C: CardManagement, S: ControlStore, M: SecurityModule> EnfuceSetPin<C, S, M
         event.finish(result)
     }
 
+    /// `POST /pin/v2/{plasticId}?auditUser=…`: sets the PIN of `plastic` of
+    /// `contract` from an ISO format 1 block under a pre-shared zone PIN key
+    /// (`zpkIndex`, which must be a PIN key in the issuer's zone keys). The
+    /// module translates it to format 0 under the CMS's ZPK: 200 `{}`. No
+    /// controlId: the pre-shared key is the device's credential, so it
+    /// should be one per device or per session, never the CMS's own ZPK.
+    ///
+    /// # Errors
+    ///
+    /// [`Reason::RequestValidation`] for a malformed auditUser, zpkIndex or
+    /// block, or an index that names no PIN key; the CMS's refusals;
+    /// [`Reason::InvalidPinBlock`], [`Reason::PinPolicy`] and
+    /// [`Reason::IntegrationError`] as for [`set_pin`](Self::set_pin).
+    pub async fn set_pin_preshared(
+        &self,
+        contract: CardContractId,
+        plastic: PlasticSequence,
+        request: &PresharedSetPinRequest,
+        audit_user: &str,
+    ) -> Result<SetPinResponse, FlowError> {
+        let mut event = self.issuer.attempt(Operation::EnfuceSetPinPreshared);
+        let result = async {
+            check_audit_user(audit_user)?;
+            event.audit_user = Some(audit_user.to_owned());
+            let index = pinset_keys::ZpkIndex::new(&request.zpk_index)
+                .map_err(|_| FlowError::request("zpkIndex"))?;
+            let block: [u8; 8] = (request.pin_block.len() == 16)
+                .then(|| hex::decode(&request.pin_block).ok())
+                .flatten()
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| FlowError::request("pinBlock"))?;
+            // An index that is unknown or no PIN key is the request's fault.
+            let key = self
+                .issuer
+                .zone
+                .pin_key(&index)
+                .map_err(|_| FlowError::request("zpkIndex"))?;
+            let target = self
+                .issuer
+                .target(contract, None, Some(plastic), &mut event)
+                .await?;
+            let source = PinSource::Symmetric {
+                key: &key,
+                format: Format::Iso1,
+                block: &block,
+            };
+            let (pin_block, zpk) = self.issuer.translate(&target, source).await?;
+            self.issuer.store(&target, pin_block, &zpk).await?;
+            Ok(SetPinResponse {})
+        }
+        .await;
+        event.finish(result)
+    }
+
     async fn run(
         &self,
         request: &SetPinRequest,
         audit_user: &str,
         event: &mut AuditEvent,
     ) -> Result<SetPinResponse, FlowError> {
-        if audit_user.is_empty()
-            || audit_user.len() > MAX_AUDIT_USER
-            || !audit_user.bytes().all(|b| b.is_ascii_graphic())
-        {
-            return Err(FlowError::request("auditUser"));
-        }
+        check_audit_user(audit_user)?;
         event.audit_user = Some(audit_user.to_owned());
         let control_id =
             ControlId::new(&request.control_id).map_err(|_| FlowError::request("controlId"))?;
@@ -475,6 +551,17 @@ impl<C: CardManagement, S: ControlStore, M: SecurityModule> EnfuceSetPin<C, S, M
             .unwrap_or_default();
         crate::wire::EnfuceErrorBody::new(error, id, self.issuer.clock.now())
     }
+}
+
+/// Enfuce's `auditUser`: 1 to 64 visible ASCII characters.
+fn check_audit_user(audit_user: &str) -> Result<(), FlowError> {
+    if audit_user.is_empty()
+        || audit_user.len() > MAX_AUDIT_USER
+        || !audit_user.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(FlowError::request("auditUser"));
+    }
+    Ok(())
 }
 
 fn tzpk_error(e: TzpkError) -> FlowError {

@@ -39,6 +39,14 @@ pub enum Reason {
     IntegrationError,
     /// Something failed that the client cannot fix. 500.
     Unexpected,
+    /// No bearer token, or one the service does not know. 401. A service
+    /// answers it; the flows never do.
+    Unauthenticated,
+    /// The token is not allowed on this API family. 403. A service answers
+    /// it; the flows never do.
+    Forbidden,
+    /// The request body is larger than the service accepts. 413.
+    PayloadTooLarge,
 }
 
 impl Reason {
@@ -57,6 +65,9 @@ impl Reason {
             Reason::ReplayedPinBlock => "PIN_BLOCK_REPLAYED",
             Reason::IntegrationError => "INTEGRATION_ERROR",
             Reason::Unexpected => "UNEXPECTED_ERROR",
+            Reason::Unauthenticated => "UNAUTHENTICATED",
+            Reason::Forbidden => "FORBIDDEN",
+            Reason::PayloadTooLarge => "REQUEST_TOO_LARGE",
         }
     }
 
@@ -74,6 +85,9 @@ impl Reason {
             | Reason::NoMatchingPlastic
             | Reason::ControlNotFound => 404,
             Reason::IntegrationError | Reason::Unexpected => 500,
+            Reason::Unauthenticated => 401,
+            Reason::Forbidden => 403,
+            Reason::PayloadTooLarge => 413,
         }
     }
 
@@ -106,6 +120,9 @@ impl Reason {
                 "A back-end system is unavailable; nothing was changed. Retry later."
             }
             Reason::Unexpected => "Unexpected error.",
+            Reason::Unauthenticated => "A valid bearer token is required.",
+            Reason::Forbidden => "This token may not use this API.",
+            Reason::PayloadTooLarge => "The request body is too large.",
         }
     }
 
@@ -121,7 +138,10 @@ impl Reason {
             | Reason::ReplayedPinBlock
             | Reason::UnknownKeyIndex
             | Reason::RetiredKeyIndex => "DYNAMIC_VALIDATION_ERROR",
-            Reason::OperationDenied => "SECURITY_ERROR",
+            Reason::OperationDenied | Reason::Unauthenticated | Reason::Forbidden => {
+                "SECURITY_ERROR"
+            }
+            Reason::PayloadTooLarge => "STATIC_VALIDATION_ERROR",
             Reason::IntegrationError => "INTEGRATION_ERROR",
             Reason::Unexpected => "UNEXPECTED_ERROR",
         }

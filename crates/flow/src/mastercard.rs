@@ -24,6 +24,7 @@ const MAX_PIN_BLOCK_HEX: usize = 2 * 512;
 /// `GET /public-keys?data_type_to_secure=PIN_BLOCK` response.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct PublicKeysResponse {
     /// The key index the device sends back in the `Key-Index` header.
@@ -37,6 +38,7 @@ pub struct PublicKeysResponse {
 /// deterministic, so logged blocks would link equal PINs.
 #[derive(Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct SetPinRequest {
     /// Uppercase hex of the RSA cryptogram of an ISO format 1 block (with

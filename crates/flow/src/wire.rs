@@ -33,6 +33,7 @@ pub(crate) fn number_or_string<'de, D: Deserializer<'de>>(
 /// # }
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MastercardErrorBody {
     /// The wrapper.
     #[serde(rename = "Errors")]
@@ -41,6 +42,7 @@ pub struct MastercardErrorBody {
 
 /// The `Errors` object.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MastercardErrors {
     /// The list.
     #[serde(rename = "Error")]
@@ -49,6 +51,7 @@ pub struct MastercardErrors {
 
 /// One Mastercard Processing error.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "PascalCase")]
 pub struct MastercardError {
     /// The service that refused.
@@ -64,7 +67,11 @@ pub struct MastercardError {
 impl MastercardErrorBody {
     /// The body for `error`.
     pub fn new(error: &FlowError) -> Self {
-        let reason = error.reason();
+        Self::for_reason(error.reason())
+    }
+
+    /// The body for a refusal the service makes itself (401, 403, 413).
+    pub fn for_reason(reason: crate::Reason) -> Self {
         MastercardErrorBody {
             errors: MastercardErrors {
                 error: vec![MastercardError {
@@ -85,6 +92,7 @@ impl MastercardErrorBody {
 
 /// Enfuce's error body: `{code, message, id, errorCode, errorType, errorReason, timestamp}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct EnfuceErrorBody {
     /// The HTTP status, as text.
@@ -106,7 +114,12 @@ pub struct EnfuceErrorBody {
 impl EnfuceErrorBody {
     /// The body for `error`, with error id `id` at `at`.
     pub fn new(error: &FlowError, id: String, at: Timestamp) -> Self {
-        let reason = error.reason();
+        Self::for_reason(error.reason(), id, at)
+    }
+
+    /// The body for a refusal the service makes itself (401, 403, 413),
+    /// with error id `id` at `at`.
+    pub fn for_reason(reason: crate::Reason, id: String, at: Timestamp) -> Self {
         EnfuceErrorBody {
             code: reason.http_status().to_string(),
             message: reason.description().into(),

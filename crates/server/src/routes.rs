@@ -1,0 +1,728 @@
+//! The routes: both seed APIs with their own error bodies, the demo CMS
+//! view, health, readiness, metrics and the OpenAPI document.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use pinset_flow::enfuce::{
+    ControlOperation, PresharedSetPinRequest, SetPinRequest as EnfuceSetPinRequest, SetPinResponse,
+    TzpkRequest, TzpkResponse,
+};
+use pinset_flow::mastercard::{PublicKeysResponse, SetPinRequest};
+use pinset_flow::wire::{EnfuceErrorBody, MastercardErrorBody};
+use pinset_flow::{Detail, FlowError, Reason};
+use pinset_keys::{KeyError, TzpkError};
+use serde::{Deserialize, Serialize};
+use tower::limit::ConcurrencyLimitLayer;
+use utoipa::{OpenApi, ToSchema};
+
+use crate::app::{App, Stack};
+use crate::auth::{Family, Verdict};
+
+type Shared<S> = State<Arc<App<S>>>;
+
+// ------------------------------------------------------------ bodies
+
+/// `GET /public-keys` query.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct PublicKeysQuery {
+    /// Must be `PIN_BLOCK`.
+    pub data_type_to_secure: String,
+}
+
+/// Every Enfuce route's query.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditQuery {
+    /// Who acts (1 to 64 visible ASCII characters).
+    pub audit_user: String,
+}
+
+/// `POST /pincontrol/v2/plastic/{plasticId}` body.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct ControlRequest {
+    /// What the controlId allows: `SET_PIN`.
+    pub operation: String,
+}
+
+/// `POST /pincontrol/v2/plastic/{plasticId}` answer.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ControlResponse {
+    /// The controlId: valid 30 seconds, single use.
+    pub id: String,
+    /// What it allows: `SET_PIN`.
+    pub operation: String,
+    /// The plastic it is for.
+    pub plastic_id: String,
+}
+
+/// `GET /readyz` answer.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct Readiness {
+    /// `ready`, or `unavailable`.
+    pub status: String,
+}
+
+/// One card contract of the demo CMS.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DemoCard {
+    /// The card contract id.
+    pub card_contract_id: String,
+    /// The PAN, masked.
+    pub masked_pan: String,
+    /// Its plastics.
+    pub plastics: Vec<DemoPlastic>,
+}
+
+/// One plastic of the demo CMS.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DemoPlastic {
+    /// The Enfuce plastic id.
+    pub plastic_id: String,
+    /// The sequence number.
+    pub sequence: String,
+    /// The expiry date, YYMM.
+    pub expiry: String,
+    /// `Locked`, `Active`, `Blocked` or `Expired`.
+    pub status: String,
+    /// Whether e-commerce and token use is enabled.
+    pub ecommerce_enabled: bool,
+    /// The stored PIN, if one was set.
+    pub pin: Option<DemoPin>,
+}
+
+/// A stored PIN of the demo CMS: what the CMS holds, never the PIN.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DemoPin {
+    /// The ISO format 0 block, uppercase hex.
+    pub pin_block: String,
+    /// The zone PIN key it is under.
+    pub zpk_index: String,
+    /// That key's KCV.
+    pub zpk_kcv: String,
+}
+
+// ------------------------------------------------------------ errors
+
+/// A Mastercard-family refusal.
+fn mp_refusal<S: Stack>(app: &App<S>, reason: Reason) -> Response {
+    count_store_error(app, reason, None);
+    let status =
+        StatusCode::from_u16(reason.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, Json(MastercardErrorBody::for_reason(reason))).into_response()
+}
+
+fn mp_error<S: Stack>(app: &App<S>, e: &FlowError) -> Response {
+    count_store_error(app, e.reason(), Some(e));
+    tracing::info!(reason = e.reason().code(), detail = %e.detail(), "mastercard refusal");
+    mp_refusal(app, e.reason())
+}
+
+/// An Enfuce-family refusal: `errorResponse` with a fresh id.
+fn enfuce_refusal<S: Stack>(app: &App<S>, reason: Reason) -> Response {
+    count_store_error(app, reason, None);
+    let status =
+        StatusCode::from_u16(reason.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = EnfuceErrorBody::for_reason(
+        reason,
+        uuid_like(),
+        pinset_keys::Clock::now(&pinset_keys::SystemClock),
+    );
+    (status, Json(body)).into_response()
+}
+
+fn enfuce_error<S: Stack>(app: &App<S>, e: &FlowError) -> Response {
+    count_store_error(app, e.reason(), Some(e));
+    tracing::info!(reason = e.reason().code(), detail = %e.detail(), "enfuce refusal");
+    let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, Json(app.enfuce.error_body(e))).into_response()
+}
+
+/// Counts a 500 a shared store caused.
+fn count_store_error<S: Stack>(app: &App<S>, reason: Reason, e: Option<&FlowError>) {
+    let store = matches!(
+        e.map(FlowError::detail),
+        Some(
+            Detail::Store(_)
+                | Detail::Key(KeyError::Store(_))
+                | Detail::Tzpk(TzpkError::Unavailable { .. })
+        )
+    );
+    if reason == Reason::IntegrationError && store {
+        app.metrics.store_error();
+    }
+}
+
+/// A random RFC 4122 version 4 UUID, for Enfuce error ids.
+fn uuid_like() -> String {
+    let mut b = [0u8; 16];
+    let _ = rand_core::TryRng::try_fill_bytes(&mut getrandom::SysRng, &mut b);
+    b[6] = (b[6] & 0x0F) | 0x40;
+    b[8] = (b[8] & 0x3F) | 0x80;
+    let h = hex::encode(b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+/// What a body the JSON extractor refused is.
+fn rejection_reason(rejection: &JsonRejection) -> Reason {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        Reason::PayloadTooLarge
+    } else {
+        Reason::RequestValidation
+    }
+}
+
+/// Refuses the request unless its bearer token is allowed on `family`.
+fn authorize<S: Stack>(app: &App<S>, headers: &HeaderMap, family: Family) -> Result<(), Reason> {
+    let header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok());
+    match app.tokens.check(header, family) {
+        Verdict::Allowed => Ok(()),
+        Verdict::OtherFamily => Err(Reason::Forbidden),
+        Verdict::Unknown => Err(Reason::Unauthenticated),
+    }
+}
+
+// ------------------------------------------------------------ Mastercard
+
+/// `GET /public-keys?data_type_to_secure=PIN_BLOCK`: the active RSA key.
+#[utoipa::path(
+    get,
+    path = "/public-keys",
+    tag = "Mastercard Processing",
+    params(PublicKeysQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The active key index and RSA public key", body = PublicKeysResponse),
+        (status = 400, description = "Bad query", body = MastercardErrorBody),
+        (status = 401, description = "No or unknown bearer token", body = MastercardErrorBody),
+        (status = 403, description = "The token is not for this API", body = MastercardErrorBody),
+        (status = 500, description = "A back end failed", body = MastercardErrorBody),
+    )
+)]
+async fn public_keys<S: Stack>(
+    State(app): Shared<S>,
+    headers: HeaderMap,
+    query: Result<Query<PublicKeysQuery>, QueryRejection>,
+) -> Response {
+    if let Err(reason) = authorize(&app, &headers, Family::Mastercard) {
+        return mp_refusal(&app, reason);
+    }
+    let Ok(Query(query)) = query else {
+        return mp_refusal(&app, Reason::RequestValidation);
+    };
+    match app.mp.public_keys(&query.data_type_to_secure).await {
+        Ok(keys) => Json(keys).into_response(),
+        Err(e) => mp_error(&app, &e),
+    }
+}
+
+/// `PUT /cards/{card_contract_id}/pin`: sets a PIN from an RSA cryptogram.
+#[utoipa::path(
+    put,
+    path = "/cards/{card_contract_id}/pin",
+    tag = "Mastercard Processing",
+    params(
+        ("card_contract_id" = String, Path, description = "The card contract"),
+        ("Key-Index" = Option<String>, Header, description = "The key index the cryptogram is under"),
+    ),
+    request_body = SetPinRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "The PIN is set"),
+        (status = 400, description = "Invalid request, PIN block, policy, key index or a replay", body = MastercardErrorBody),
+        (status = 401, description = "No or unknown bearer token", body = MastercardErrorBody),
+        (status = 403, description = "The token is not for this API, or the card does not allow it", body = MastercardErrorBody),
+        (status = 404, description = "No such contract or plastic", body = MastercardErrorBody),
+        (status = 413, description = "The body is too large", body = MastercardErrorBody),
+        (status = 500, description = "A back end failed; nothing changed", body = MastercardErrorBody),
+    )
+)]
+async fn set_pin_mastercard<S: Stack>(
+    State(app): Shared<S>,
+    Path(card_contract_id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Json<SetPinRequest>, JsonRejection>,
+) -> Response {
+    if let Err(reason) = authorize(&app, &headers, Family::Mastercard) {
+        return mp_refusal(&app, reason);
+    }
+    let request = match body {
+        Ok(Json(request)) => request,
+        Err(rejection) => return mp_refusal(&app, rejection_reason(&rejection)),
+    };
+    let key_index = match headers.get("Key-Index").map(HeaderValue::to_str) {
+        None => None,
+        Some(Ok(k)) => Some(k.to_owned()),
+        Some(Err(_)) => return mp_refusal(&app, Reason::RequestValidation),
+    };
+    let started = Instant::now();
+    // The RSA private-key operation runs on a blocking thread, so a burst of
+    // set PINs never stalls the async workers; the task runs to its end even
+    // if the client goes, so its audit record is always written.
+    let task = {
+        let app = Arc::clone(&app);
+        let runtime = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            runtime.block_on(
+                app.mp
+                    .set_pin(&card_contract_id, key_index.as_deref(), &request),
+            )
+        })
+    };
+    let outcome = tokio::time::timeout(app.timeout, task).await;
+    app.metrics.set_pin(started.elapsed());
+    match outcome {
+        Ok(Ok(Ok(_))) => StatusCode::NO_CONTENT.into_response(),
+        Ok(Ok(Err(e))) => mp_error(&app, &e),
+        // Timed out or the task died: the flow decides alone what it stored.
+        _ => mp_refusal(&app, Reason::IntegrationError),
+    }
+}
+
+// ------------------------------------------------------------ Enfuce
+
+fn plastic<S: Stack>(
+    app: &App<S>,
+    plastic_id: &str,
+) -> Option<(pinset_cms::CardContractId, pinset_cms::PlasticSequence)> {
+    app.plastics.get(plastic_id).copied()
+}
+
+/// `POST /pincontrol/v2/plastic/{plasticId}`: a controlId for one plastic.
+#[utoipa::path(
+    post,
+    path = "/pincontrol/v2/plastic/{plasticId}",
+    tag = "Enfuce",
+    params(("plasticId" = String, Path, description = "The plastic"), AuditQuery),
+    request_body = ControlRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The controlId, valid 30 s", body = ControlResponse),
+        (status = 400, description = "Invalid request", body = EnfuceErrorBody),
+        (status = 401, description = "No or unknown bearer token", body = EnfuceErrorBody),
+        (status = 403, description = "The token is not for this API, or the plastic does not allow it", body = EnfuceErrorBody),
+        (status = 404, description = "No such plastic", body = EnfuceErrorBody),
+        (status = 413, description = "The body is too large", body = EnfuceErrorBody),
+        (status = 500, description = "A back end failed", body = EnfuceErrorBody),
+    )
+)]
+async fn issue_control<S: Stack>(
+    State(app): Shared<S>,
+    Path(plastic_id): Path<String>,
+    headers: HeaderMap,
+    query: Result<Query<AuditQuery>, QueryRejection>,
+    body: Result<Json<ControlRequest>, JsonRejection>,
+) -> Response {
+    if let Err(reason) = authorize(&app, &headers, Family::Enfuce) {
+        return enfuce_refusal(&app, reason);
+    }
+    let (Ok(Query(_audit)), Ok(Json(request))) = (&query, &body) else {
+        let reason = body
+            .as_ref()
+            .err()
+            .map_or(Reason::RequestValidation, rejection_reason);
+        return enfuce_refusal(&app, reason);
+    };
+    if request.operation != "SET_PIN" {
+        return enfuce_refusal(&app, Reason::RequestValidation);
+    }
+    let Some((contract, sequence)) = plastic(&app, &plastic_id) else {
+        return enfuce_refusal(&app, Reason::NoMatchingPlastic);
+    };
+    let task = {
+        let app = Arc::clone(&app);
+        tokio::spawn(async move {
+            app.enfuce
+                .issue_control(contract, sequence, ControlOperation::SetPin)
+                .await
+        })
+    };
+    match tokio::time::timeout(app.timeout, task).await {
+        Ok(Ok(Ok(id))) => Json(ControlResponse {
+            id: id.as_str().to_owned(),
+            operation: "SET_PIN".into(),
+            plastic_id,
+        })
+        .into_response(),
+        Ok(Ok(Err(e))) => enfuce_error(&app, &e),
+        _ => enfuce_refusal(&app, Reason::IntegrationError),
+    }
+}
+
+/// `POST /pin/v3/set/tzpk`: a fresh tzpk wrapped for the device's RSA key.
+#[utoipa::path(
+    post,
+    path = "/pin/v3/set/tzpk",
+    tag = "Enfuce",
+    params(AuditQuery),
+    request_body = TzpkRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The tzpk under the device's key", body = TzpkResponse),
+        (status = 400, description = "Invalid request or public key", body = EnfuceErrorBody),
+        (status = 401, description = "No or unknown bearer token", body = EnfuceErrorBody),
+        (status = 403, description = "The token is not for this API", body = EnfuceErrorBody),
+        (status = 404, description = "The controlId is unknown, used or expired", body = EnfuceErrorBody),
+        (status = 413, description = "The body is too large", body = EnfuceErrorBody),
+        (status = 500, description = "A back end failed", body = EnfuceErrorBody),
+    )
+)]
+async fn get_tzpk<S: Stack>(
+    State(app): Shared<S>,
+    headers: HeaderMap,
+    query: Result<Query<AuditQuery>, QueryRejection>,
+    body: Result<Json<TzpkRequest>, JsonRejection>,
+) -> Response {
+    if let Err(reason) = authorize(&app, &headers, Family::Enfuce) {
+        return enfuce_refusal(&app, reason);
+    }
+    let (Ok(Query(_audit)), Ok(Json(request))) = (query, &body) else {
+        let reason = body
+            .as_ref()
+            .err()
+            .map_or(Reason::RequestValidation, rejection_reason);
+        return enfuce_refusal(&app, reason);
+    };
+    let request = request.clone();
+    let task = {
+        let app = Arc::clone(&app);
+        tokio::spawn(async move { app.enfuce.get_tzpk(&request).await })
+    };
+    match tokio::time::timeout(app.timeout, task).await {
+        Ok(Ok(Ok(tzpk))) => Json(tzpk).into_response(),
+        Ok(Ok(Err(e))) => enfuce_error(&app, &e),
+        _ => enfuce_refusal(&app, Reason::IntegrationError),
+    }
+}
+
+/// `POST /pin/v3/set`: sets the PIN from a block under the tzpk.
+#[utoipa::path(
+    post,
+    path = "/pin/v3/set",
+    tag = "Enfuce",
+    params(AuditQuery),
+    request_body = EnfuceSetPinRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The PIN is set", body = SetPinResponse),
+        (status = 400, description = "Invalid request, PIN block or policy", body = EnfuceErrorBody),
+        (status = 401, description = "No or unknown bearer token", body = EnfuceErrorBody),
+        (status = 403, description = "The token is not for this API, or the plastic does not allow it", body = EnfuceErrorBody),
+        (status = 404, description = "The controlId is unknown, used or expired", body = EnfuceErrorBody),
+        (status = 413, description = "The body is too large", body = EnfuceErrorBody),
+        (status = 500, description = "A back end failed; nothing stored", body = EnfuceErrorBody),
+    )
+)]
+async fn set_pin_enfuce<S: Stack>(
+    State(app): Shared<S>,
+    headers: HeaderMap,
+    query: Result<Query<AuditQuery>, QueryRejection>,
+    body: Result<Json<EnfuceSetPinRequest>, JsonRejection>,
+) -> Response {
+    if let Err(reason) = authorize(&app, &headers, Family::Enfuce) {
+        return enfuce_refusal(&app, reason);
+    }
+    let (Ok(Query(audit)), Ok(Json(request))) = (query, &body) else {
+        let reason = body
+            .as_ref()
+            .err()
+            .map_or(Reason::RequestValidation, rejection_reason);
+        return enfuce_refusal(&app, reason);
+    };
+    let request = request.clone();
+    let started = Instant::now();
+    let task = {
+        let app = Arc::clone(&app);
+        tokio::spawn(async move { app.enfuce.set_pin(&request, &audit.audit_user).await })
+    };
+    let outcome = tokio::time::timeout(app.timeout, task).await;
+    app.metrics.set_pin(started.elapsed());
+    match outcome {
+        Ok(Ok(Ok(done))) => Json(done).into_response(),
+        Ok(Ok(Err(e))) => enfuce_error(&app, &e),
+        _ => enfuce_refusal(&app, Reason::IntegrationError),
+    }
+}
+
+/// `POST /pin/v2/{plasticId}`: sets the PIN from a block under a pre-shared ZPK.
+#[utoipa::path(
+    post,
+    path = "/pin/v2/{plasticId}",
+    tag = "Enfuce",
+    params(("plasticId" = String, Path, description = "The plastic"), AuditQuery),
+    request_body = PresharedSetPinRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The PIN is set", body = SetPinResponse),
+        (status = 400, description = "Invalid request, key index, PIN block or policy", body = EnfuceErrorBody),
+        (status = 401, description = "No or unknown bearer token", body = EnfuceErrorBody),
+        (status = 403, description = "The token is not for this API, or the plastic does not allow it", body = EnfuceErrorBody),
+        (status = 404, description = "No such plastic", body = EnfuceErrorBody),
+        (status = 413, description = "The body is too large", body = EnfuceErrorBody),
+        (status = 500, description = "A back end failed; nothing stored", body = EnfuceErrorBody),
+    )
+)]
+async fn set_pin_preshared<S: Stack>(
+    State(app): Shared<S>,
+    Path(plastic_id): Path<String>,
+    headers: HeaderMap,
+    query: Result<Query<AuditQuery>, QueryRejection>,
+    body: Result<Json<PresharedSetPinRequest>, JsonRejection>,
+) -> Response {
+    if let Err(reason) = authorize(&app, &headers, Family::Enfuce) {
+        return enfuce_refusal(&app, reason);
+    }
+    let (Ok(Query(audit)), Ok(Json(request))) = (query, &body) else {
+        let reason = body
+            .as_ref()
+            .err()
+            .map_or(Reason::RequestValidation, rejection_reason);
+        return enfuce_refusal(&app, reason);
+    };
+    let Some((contract, sequence)) = plastic(&app, &plastic_id) else {
+        return enfuce_refusal(&app, Reason::NoMatchingPlastic);
+    };
+    let request = request.clone();
+    let started = Instant::now();
+    let task = {
+        let app = Arc::clone(&app);
+        tokio::spawn(async move {
+            app.enfuce
+                .set_pin_preshared(contract, sequence, &request, &audit.audit_user)
+                .await
+        })
+    };
+    let outcome = tokio::time::timeout(app.timeout, task).await;
+    app.metrics.set_pin(started.elapsed());
+    match outcome {
+        Ok(Ok(Ok(done))) => Json(done).into_response(),
+        Ok(Ok(Err(e))) => enfuce_error(&app, &e),
+        _ => enfuce_refusal(&app, Reason::IntegrationError),
+    }
+}
+
+// ------------------------------------------------------------ demo, health
+
+/// `GET /demo/cms/cards` (demo mode): what the reference CMS holds.
+#[utoipa::path(
+    get,
+    path = "/demo/cms/cards",
+    tag = "Demo",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every card contract with its plastics and stored PIN blocks", body = Vec<DemoCard>),
+        (status = 401, description = "No or unknown bearer token", body = MastercardErrorBody),
+    )
+)]
+async fn demo_cards<S: Stack>(State(app): Shared<S>, headers: HeaderMap) -> Response {
+    let allowed = [Family::Mastercard, Family::Enfuce]
+        .iter()
+        .any(|f| authorize(&app, &headers, *f).is_ok());
+    if !allowed {
+        return mp_refusal(&app, Reason::Unauthenticated);
+    }
+    let ids: std::collections::BTreeMap<_, _> = app
+        .plastics
+        .iter()
+        .map(|(id, key)| (*key, id.clone()))
+        .collect();
+    let cards: Vec<DemoCard> = app
+        .cms
+        .snapshot()
+        .contracts
+        .into_iter()
+        .map(|(contract, record)| DemoCard {
+            card_contract_id: contract.to_string(),
+            masked_pan: record.pan.masked().to_string(),
+            plastics: record
+                .plastics
+                .into_iter()
+                .map(|p| DemoPlastic {
+                    plastic_id: ids
+                        .get(&(contract, p.plastic.sequence))
+                        .cloned()
+                        .unwrap_or_default(),
+                    sequence: p.plastic.sequence.to_string(),
+                    expiry: p.plastic.expiry.to_string(),
+                    status: format!("{:?}", p.plastic.status),
+                    ecommerce_enabled: p.plastic.ecommerce_enabled,
+                    pin: p.pin.map(|pin| DemoPin {
+                        pin_block: hex::encode_upper(pin.pin_block.as_bytes()),
+                        zpk_index: pin.zpk_index,
+                        zpk_kcv: pin.zpk_kcv.to_string(),
+                    }),
+                })
+                .collect(),
+        })
+        .collect();
+    Json(cards).into_response()
+}
+
+/// `GET /healthz`: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "Operations", responses((status = 200, description = "Alive", body = String)))]
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// `GET /readyz`: the key store, the security module and Redis answer.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "Operations",
+    responses(
+        (status = 200, description = "Ready", body = Readiness),
+        (status = 503, description = "A back end does not answer", body = Readiness),
+    )
+)]
+async fn readyz<S: Stack>(State(app): Shared<S>) -> Response {
+    match app.ready().await {
+        Ok(()) => Json(Readiness {
+            status: "ready".into(),
+        })
+        .into_response(),
+        Err(why) => {
+            tracing::warn!(why, "not ready");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(Readiness {
+                    status: "unavailable".into(),
+                }),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// `GET /metrics`: Prometheus text.
+#[utoipa::path(get, path = "/metrics", tag = "Operations", responses((status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain")))]
+async fn metrics<S: Stack>(State(app): Shared<S>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        app.metrics.render(),
+    )
+        .into_response()
+}
+
+/// `GET /openapi.json`.
+#[utoipa::path(get, path = "/openapi.json", tag = "Operations", responses((status = 200, description = "This document", body = Object)))]
+async fn openapi_json() -> Response {
+    Json(ApiDoc::openapi()).into_response()
+}
+
+/// The OpenAPI 3.1 document, generated from the routes above.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "pinset-server", description = "Mastercard Processing's and Enfuce's set-PIN APIs on pinset."),
+    paths(
+        public_keys, set_pin_mastercard, issue_control, get_tzpk, set_pin_enfuce, set_pin_preshared,
+        demo_cards, healthz, readyz, metrics, openapi_json
+    ),
+    components(schemas(
+        PublicKeysResponse, SetPinRequest, MastercardErrorBody, ControlRequest, ControlResponse,
+        TzpkRequest, TzpkResponse, EnfuceSetPinRequest, PresharedSetPinRequest, SetPinResponse,
+        EnfuceErrorBody, Readiness, DemoCard, DemoPlastic, DemoPin
+    )),
+    modifiers(&Bearer)
+)]
+pub struct ApiDoc;
+
+/// Adds the bearer security scheme.
+struct Bearer;
+
+impl utoipa::Modify for Bearer {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+// ------------------------------------------------------------ router
+
+/// One log line and one metric per request: method, route template,
+/// status, latency. The route template, never the path: no identifier in
+/// the URL reaches the log.
+async fn observe<S: Stack>(State(app): Shared<S>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().clone();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    app.metrics.request(&route, status);
+    tracing::info!(
+        target: "pinset::http",
+        %method,
+        route,
+        status,
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+    response
+}
+
+/// Answers unknown routes with 404 and no body.
+async fn not_found() -> Response {
+    StatusCode::NOT_FOUND.into_response()
+}
+
+/// The whole router for `app`.
+pub fn router<S: Stack>(app: Arc<App<S>>, max_body: usize, concurrency: usize) -> Router {
+    let mut api = Router::new()
+        .route("/public-keys", get(public_keys::<S>))
+        .route(
+            "/cards/{card_contract_id}/pin",
+            put(set_pin_mastercard::<S>),
+        )
+        .route(
+            "/pincontrol/v2/plastic/{plasticId}",
+            post(issue_control::<S>),
+        )
+        .route("/pin/v3/set/tzpk", post(get_tzpk::<S>))
+        .route("/pin/v3/set", post(set_pin_enfuce::<S>))
+        .route("/pin/v2/{plasticId}", post(set_pin_preshared::<S>));
+    if app.demo {
+        api = api.route("/demo/cms/cards", get(demo_cards::<S>));
+    }
+    let api = api
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(ConcurrencyLimitLayer::new(concurrency.max(1)));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz::<S>))
+        .route("/metrics", get(metrics::<S>))
+        .route("/openapi.json", get(openapi_json))
+        .merge(api)
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&app),
+            observe::<S>,
+        ))
+        .with_state(app)
+}
