@@ -49,7 +49,7 @@ pub struct TzpkResponse {
 /// controlId's log prefix and the block's length only.
 #[derive(Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = EnfuceSetPinRequest))]
 #[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct SetPinRequest {
     /// The controlId.

@@ -38,7 +38,7 @@ pub struct PublicKeysResponse {
 /// deterministic, so logged blocks would link equal PINs.
 #[derive(Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = MastercardSetPinRequest))]
 #[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct SetPinRequest {
     /// Uppercase hex of the RSA cryptogram of an ISO format 1 block (with

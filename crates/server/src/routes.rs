@@ -33,6 +33,7 @@ type Shared<S> = State<Arc<App<S>>>;
 
 /// `GET /public-keys` query.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PublicKeysQuery {
     /// Must be `PIN_BLOCK`.
     pub data_type_to_secure: String,
@@ -40,10 +41,20 @@ pub struct PublicKeysQuery {
 
 /// Every Enfuce route's query.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditQuery {
     /// Who acts (1 to 64 visible ASCII characters).
+    #[param(min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$")]
     pub audit_user: String,
+}
+
+impl AuditQuery {
+    /// Enfuce's rule for `auditUser`, the flows' own.
+    fn is_valid(&self) -> bool {
+        (1..=64).contains(&self.audit_user.len())
+            && self.audit_user.bytes().all(|b| b.is_ascii_graphic())
+    }
 }
 
 /// `POST /pincontrol/v2/plastic/{plasticId}` body.
@@ -337,14 +348,14 @@ async fn issue_control<S: Stack>(
     if let Err(reason) = authorize(&app, &headers, Family::Enfuce) {
         return enfuce_refusal(&app, reason);
     }
-    let (Ok(Query(_audit)), Ok(Json(request))) = (&query, &body) else {
+    let (Ok(Query(audit)), Ok(Json(request))) = (&query, &body) else {
         let reason = body
             .as_ref()
             .err()
             .map_or(Reason::RequestValidation, rejection_reason);
         return enfuce_refusal(&app, reason);
     };
-    if request.operation != "SET_PIN" {
+    if !audit.is_valid() || request.operation != "SET_PIN" {
         return enfuce_refusal(&app, Reason::RequestValidation);
     }
     let Some((contract, sequence)) = plastic(&app, &plastic_id) else {
@@ -397,13 +408,16 @@ async fn get_tzpk<S: Stack>(
     if let Err(reason) = authorize(&app, &headers, Family::Enfuce) {
         return enfuce_refusal(&app, reason);
     }
-    let (Ok(Query(_audit)), Ok(Json(request))) = (query, &body) else {
+    let (Ok(Query(audit)), Ok(Json(request))) = (query, &body) else {
         let reason = body
             .as_ref()
             .err()
             .map_or(Reason::RequestValidation, rejection_reason);
         return enfuce_refusal(&app, reason);
     };
+    if !audit.is_valid() {
+        return enfuce_refusal(&app, Reason::RequestValidation);
+    }
     let request = request.clone();
     let task = {
         let app = Arc::clone(&app);
