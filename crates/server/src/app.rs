@@ -235,7 +235,13 @@ impl<S: Stack> App<S> {
         if ring.live_key(SANDBOX_KEY_INDEX).await.is_err() {
             let key_index = KeyIndex::new(SANDBOX_KEY_INDEX)?;
             let new = NewKey::from_module(&*module, key_index, rsa_key).await?;
-            ring.rotate(new, Duration::from_secs(24 * 3600)).await?;
+            match ring.rotate(new, Duration::from_secs(24 * 3600)).await {
+                Ok(_) => {}
+                // Another instance starting at the same time installed it.
+                Err(pinset_keys::KeyError::DuplicateKeyIndex(_))
+                    if ring.live_key(SANDBOX_KEY_INDEX).await.is_ok() => {}
+                Err(e) => return Err(e.into()),
+            }
         }
 
         let issuer = |seed: u8| -> Result<Issuer<Arc<MemoryCms>, Module<S>>, ServerError> {
