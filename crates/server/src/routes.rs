@@ -21,7 +21,8 @@ use pinset_flow::wire::{EnfuceErrorBody, MastercardErrorBody};
 use pinset_flow::{Detail, FlowError, Reason};
 use pinset_keys::{KeyError, TzpkError};
 use serde::{Deserialize, Serialize};
-use tower::limit::ConcurrencyLimitLayer;
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
 use utoipa::{OpenApi, ToSchema};
 
 use crate::app::{App, Stack};
@@ -202,6 +203,23 @@ fn rejection_reason(rejection: &JsonRejection) -> Reason {
     }
 }
 
+/// The identifiers a request line shows: contract and plastic ids, the
+/// key index, a controlId's first 8 characters. Never a PAN or full
+/// controlId.
+#[derive(Clone, Debug)]
+struct LogIds(String);
+
+/// Puts `ids` on the response for the request line.
+fn with_ids(mut response: Response, ids: String) -> Response {
+    response.extensions_mut().insert(LogIds(ids));
+    response
+}
+
+/// A controlId as a log may show it: its first 8 characters.
+fn control_prefix(text: &str) -> String {
+    pinset_keys::ControlId::new(text).map_or_else(|_| "invalid".into(), |id| id.to_string())
+}
+
 /// Refuses the request unless its bearer token is allowed on `family`.
 fn authorize<S: Stack>(app: &App<S>, headers: &HeaderMap, family: Family) -> Result<(), Reason> {
     let header = headers
@@ -287,6 +305,10 @@ async fn set_pin_mastercard<S: Stack>(
         Some(Ok(k)) => Some(k.to_owned()),
         Some(Err(_)) => return mp_refusal(&app, Reason::RequestValidation),
     };
+    let ids = format!(
+        "contract={card_contract_id} key_index={}",
+        key_index.as_deref().unwrap_or("-")
+    );
     let started = Instant::now();
     // The RSA private-key operation runs on a blocking thread, so a burst of
     // set PINs never stalls the async workers; the task runs to its end even
@@ -303,12 +325,13 @@ async fn set_pin_mastercard<S: Stack>(
     };
     let outcome = tokio::time::timeout(app.timeout, task).await;
     app.metrics.set_pin(started.elapsed());
-    match outcome {
+    let response = match outcome {
         Ok(Ok(Ok(_))) => StatusCode::NO_CONTENT.into_response(),
         Ok(Ok(Err(e))) => mp_error(&app, &e),
         // Timed out or the task died: the flow decides alone what it stored.
         _ => mp_refusal(&app, Reason::IntegrationError),
-    }
+    };
+    with_ids(response, ids)
 }
 
 // ------------------------------------------------------------ Enfuce
@@ -369,7 +392,8 @@ async fn issue_control<S: Stack>(
                 .await
         })
     };
-    match tokio::time::timeout(app.timeout, task).await {
+    let ids = format!("plastic={plastic_id}");
+    let response = match tokio::time::timeout(app.timeout, task).await {
         Ok(Ok(Ok(id))) => Json(ControlResponse {
             id: id.as_str().to_owned(),
             operation: "SET_PIN".into(),
@@ -378,7 +402,8 @@ async fn issue_control<S: Stack>(
         .into_response(),
         Ok(Ok(Err(e))) => enfuce_error(&app, &e),
         _ => enfuce_refusal(&app, Reason::IntegrationError),
-    }
+    };
+    with_ids(response, ids)
 }
 
 /// `POST /pin/v3/set/tzpk`: a fresh tzpk wrapped for the device's RSA key.
@@ -419,15 +444,17 @@ async fn get_tzpk<S: Stack>(
         return enfuce_refusal(&app, Reason::RequestValidation);
     }
     let request = request.clone();
+    let ids = format!("control={}", control_prefix(&request.control_id));
     let task = {
         let app = Arc::clone(&app);
         tokio::spawn(async move { app.enfuce.get_tzpk(&request).await })
     };
-    match tokio::time::timeout(app.timeout, task).await {
+    let response = match tokio::time::timeout(app.timeout, task).await {
         Ok(Ok(Ok(tzpk))) => Json(tzpk).into_response(),
         Ok(Ok(Err(e))) => enfuce_error(&app, &e),
         _ => enfuce_refusal(&app, Reason::IntegrationError),
-    }
+    };
+    with_ids(response, ids)
 }
 
 /// `POST /pin/v3/set`: sets the PIN from a block under the tzpk.
@@ -465,6 +492,7 @@ async fn set_pin_enfuce<S: Stack>(
         return enfuce_refusal(&app, reason);
     };
     let request = request.clone();
+    let ids = format!("control={}", control_prefix(&request.control_id));
     let started = Instant::now();
     let task = {
         let app = Arc::clone(&app);
@@ -472,11 +500,12 @@ async fn set_pin_enfuce<S: Stack>(
     };
     let outcome = tokio::time::timeout(app.timeout, task).await;
     app.metrics.set_pin(started.elapsed());
-    match outcome {
+    let response = match outcome {
         Ok(Ok(Ok(done))) => Json(done).into_response(),
         Ok(Ok(Err(e))) => enfuce_error(&app, &e),
         _ => enfuce_refusal(&app, Reason::IntegrationError),
-    }
+    };
+    with_ids(response, ids)
 }
 
 /// `POST /pin/v2/{plasticId}`: sets the PIN from a block under a pre-shared ZPK.
@@ -518,6 +547,7 @@ async fn set_pin_preshared<S: Stack>(
         return enfuce_refusal(&app, Reason::NoMatchingPlastic);
     };
     let request = request.clone();
+    let ids = format!("plastic={plastic_id}");
     let started = Instant::now();
     let task = {
         let app = Arc::clone(&app);
@@ -529,11 +559,12 @@ async fn set_pin_preshared<S: Stack>(
     };
     let outcome = tokio::time::timeout(app.timeout, task).await;
     app.metrics.set_pin(started.elapsed());
-    match outcome {
+    let response = match outcome {
         Ok(Ok(Ok(done))) => Json(done).into_response(),
         Ok(Ok(Err(e))) => enfuce_error(&app, &e),
         _ => enfuce_refusal(&app, Reason::IntegrationError),
-    }
+    };
+    with_ids(response, ids)
 }
 
 // ------------------------------------------------------------ demo, health
@@ -690,10 +721,15 @@ async fn observe<S: Stack>(State(app): Shared<S>, request: Request, next: Next) 
     let response = next.run(request).await;
     let status = response.status().as_u16();
     app.metrics.request(&route, status);
+    let ids = response
+        .extensions()
+        .get::<LogIds>()
+        .map_or("", |ids| ids.0.as_str());
     tracing::info!(
         target: "pinset::http",
         %method,
         route,
+        ids,
         status,
         latency_ms = started.elapsed().as_secs_f64() * 1000.0,
         "request"
@@ -724,9 +760,18 @@ pub fn router<S: Stack>(app: Arc<App<S>>, max_body: usize, concurrency: usize) -
     if app.demo {
         api = api.route("/demo/cms/cards", get(demo_cards::<S>));
     }
+    // One semaphore for every API route (a layer per route would give each
+    // its own), and a timeout over the whole request, body read included,
+    // so slow clients cannot hold the slots: 408 when it runs out. Flows
+    // run as their own tasks, so a timed-out request leaves them to finish.
     let api = api
         .layer(DefaultBodyLimit::max(max_body))
-        .layer(ConcurrencyLimitLayer::new(concurrency.max(1)));
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            // After the flows' own timeout (500), so this one cuts slow bodies.
+            app.timeout + std::time::Duration::from_secs(1),
+        ))
+        .layer(GlobalConcurrencyLimitLayer::new(concurrency.max(1)));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz::<S>))
