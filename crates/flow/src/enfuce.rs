@@ -12,7 +12,7 @@ use pinset_envelope::{RsaPadding, RsaPublicKey};
 pub use pinset_keys::ControlOperation;
 use pinset_keys::{
     Clock, ControlBinding, ControlId, ControlStore, KeyRef, MemoryControlStore, MonotonicClock,
-    PlasticRef, TemporaryKeys, TzpkCustody, TzpkError,
+    PlasticRef, TemporaryKeys, TzpkCustody, TzpkError, ZoneKeys,
 };
 use pinset_module::{
     KeyAlgorithm, KeyCheck, KeyPurpose, PinSource, SecurityModule, SoftwareModule, Wrapping,
@@ -178,6 +178,8 @@ pub struct EnfuceSetPin<C, S: ControlStore = MemoryControlStore, M: SecurityModu
     controls: S,
     /// The key-encryption key tzpks travel under between instances, if set.
     tzpk_kek: Option<KeyRef>,
+    /// The zone PIN keys devices may send `POST /pin/v2` blocks under.
+    preshared: ZoneKeys,
     /// tzpks to destroy in the module: used, cancelled, or refused by the store.
     discarded: Mutex<Vec<KeyRef>>,
 }
@@ -228,6 +230,7 @@ impl<C: CardManagement, S: ControlStore, M: SecurityModule> EnfuceSetPin<C, S, M
             issuer,
             controls: store,
             tzpk_kek: None,
+            preshared: ZoneKeys::new(),
             discarded: Mutex::new(Vec::new()),
         }
     }
@@ -238,6 +241,23 @@ impl<C: CardManagement, S: ControlStore, M: SecurityModule> EnfuceSetPin<C, S, M
     /// on one instance opens the PIN block on another. The generated key
     /// is exported wrapped and destroyed at once; the instance that takes
     /// the control imports it, uses it once, and destroys it.
+    /// The zone PIN keys devices may send [`set_pin_preshared`](Self::set_pin_preshared)
+    /// blocks under: a directory of their own, apart from the issuer's zone
+    /// keys, so the CMS's storage key is never an inbound key. Empty unless
+    /// set: every pre-shared request is then refused.
+    pub fn with_preshared_zpks(mut self, keys: ZoneKeys) -> Self {
+        self.preshared = keys;
+        self
+    }
+
+    /// Keeps each tzpk in the control store wrapped under `kek`, an AES
+    /// key-encryption key every instance's module holds, instead of as a
+    /// handle only the generating module knows: so that the tzpk fetched
+    /// on one instance opens the PIN block on another. The generated key
+    /// is exported wrapped and destroyed at once; the instance that takes
+    /// the control imports it, uses it once, and destroys it. Records that
+    /// name a handle instead are refused then: a shared store's handle
+    /// could name any key of this module.
     pub fn with_shared_tzpks(mut self, kek: KeyRef) -> Self {
         self.tzpk_kek = Some(kek);
         self
@@ -303,7 +323,15 @@ impl<C: CardManagement, S: ControlStore, M: SecurityModule> EnfuceSetPin<C, S, M
 
     /// The tzpk of a taken control, as a handle in this instance's module.
     async fn tzpk_handle(&self, custody: TzpkCustody) -> Result<KeyRef, FlowError> {
+        let unexpected = |what| FlowError::new(Reason::Unexpected, Detail::Internal(what));
+        // Only a 2-key TDES PIN key can be a tzpk, whatever the store says.
+        custody
+            .kcv()
+            .map_err(|_| unexpected("a control record names no tzpk"))?;
         match custody {
+            TzpkCustody::Handle(_) if self.tzpk_kek.is_some() => {
+                Err(unexpected("a shared control record names a handle"))
+            }
             TzpkCustody::Handle(key) => Ok(key),
             TzpkCustody::Wrapped { kek, kcv, wrapped } => {
                 let ours = self
@@ -438,7 +466,8 @@ impl<C: CardManagement, S: ControlStore, M: SecurityModule> EnfuceSetPin<C, S, M
 
     /// `POST /pin/v2/{plasticId}?auditUser=…`: sets the PIN of `plastic` of
     /// `contract` from an ISO format 1 block under a pre-shared zone PIN key
-    /// (`zpkIndex`, which must be a PIN key in the issuer's zone keys). The
+    /// (`zpkIndex`, one of [`with_preshared_zpks`](Self::with_preshared_zpks),
+    /// never the CMS's own). The
     /// module translates it to format 0 under the CMS's ZPK: 200 `{}`. No
     /// controlId: the pre-shared key is the device's credential, so it
     /// should be one per device or per session, never the CMS's own ZPK.
@@ -467,10 +496,12 @@ impl<C: CardManagement, S: ControlStore, M: SecurityModule> EnfuceSetPin<C, S, M
                 .flatten()
                 .and_then(|b| b.try_into().ok())
                 .ok_or_else(|| FlowError::request("pinBlock"))?;
-            // An index that is unknown or no PIN key is the request's fault.
+            // Only a key registered for devices, never the CMS's own.
+            if index == self.issuer.cms_zpk {
+                return Err(FlowError::request("zpkIndex"));
+            }
             let key = self
-                .issuer
-                .zone
+                .preshared
                 .pin_key(&index)
                 .map_err(|_| FlowError::request("zpkIndex"))?;
             let target = self

@@ -47,6 +47,10 @@ pub enum Reason {
     Forbidden,
     /// The request body is larger than the service accepts. 413.
     PayloadTooLarge,
+    /// The service stopped waiting before the operation finished; it may
+    /// still take effect. 500, recoverable: check the result, then retry.
+    /// A service answers it; the flows never do.
+    OutcomeUnknown,
 }
 
 impl Reason {
@@ -68,6 +72,7 @@ impl Reason {
             Reason::Unauthenticated => "UNAUTHENTICATED",
             Reason::Forbidden => "FORBIDDEN",
             Reason::PayloadTooLarge => "REQUEST_TOO_LARGE",
+            Reason::OutcomeUnknown => "OUTCOME_UNKNOWN",
         }
     }
 
@@ -84,7 +89,7 @@ impl Reason {
             Reason::CardContractDoesNotExist
             | Reason::NoMatchingPlastic
             | Reason::ControlNotFound => 404,
-            Reason::IntegrationError | Reason::Unexpected => 500,
+            Reason::IntegrationError | Reason::Unexpected | Reason::OutcomeUnknown => 500,
             Reason::Unauthenticated => 401,
             Reason::Forbidden => 403,
             Reason::PayloadTooLarge => 413,
@@ -95,7 +100,10 @@ impl Reason {
     pub const fn recoverable(self) -> bool {
         matches!(
             self,
-            Reason::UnknownKeyIndex | Reason::RetiredKeyIndex | Reason::IntegrationError
+            Reason::UnknownKeyIndex
+                | Reason::RetiredKeyIndex
+                | Reason::IntegrationError
+                | Reason::OutcomeUnknown
         )
     }
 
@@ -123,6 +131,9 @@ impl Reason {
             Reason::Unauthenticated => "A valid bearer token is required.",
             Reason::Forbidden => "This token may not use this API.",
             Reason::PayloadTooLarge => "The request body is too large.",
+            Reason::OutcomeUnknown => {
+                "The request took too long and may still take effect: check the result before retrying."
+            }
         }
     }
 
@@ -142,7 +153,7 @@ impl Reason {
                 "SECURITY_ERROR"
             }
             Reason::PayloadTooLarge => "STATIC_VALIDATION_ERROR",
-            Reason::IntegrationError => "INTEGRATION_ERROR",
+            Reason::IntegrationError | Reason::OutcomeUnknown => "INTEGRATION_ERROR",
             Reason::Unexpected => "UNEXPECTED_ERROR",
         }
     }

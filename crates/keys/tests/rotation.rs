@@ -666,3 +666,37 @@ fn rotate_generate_makes_a_working_key() -> TestResult {
     );
     Ok(())
 }
+
+/// The same key pair rotated in under a new index (a software module names
+/// it by fingerprint, so both entries share one handle): retiring the old
+/// index hands back no handle, since the live entry still uses it.
+/// Key: crates/envelope/tests/data/rsa2048_pkcs8.der.
+#[test]
+fn a_handle_a_live_entry_still_uses_is_never_handed_back_to_destroy() {
+    use pinset_keys::{KeyIndex, KeyPurpose, NewKey, RsaKeyRing};
+    use pinset_module::{SecurityModule, SoftwareModule};
+    const DER: &[u8] = include_bytes!("../../envelope/tests/data/rsa2048_pkcs8.der");
+    let module = SoftwareModule::with_rng_seed([3; 32]);
+    pollster::block_on(async {
+        let ring = RsaKeyRing::new();
+        for index in ["K1", "K2"] {
+            let handle = module
+                .import_rsa_private(KeyPurpose::PinEncryption, DER)
+                .await
+                .unwrap();
+            let new = NewKey::from_module(&module, KeyIndex::new(index).unwrap(), handle)
+                .await
+                .unwrap();
+            let rotation = ring.rotate(new, std::time::Duration::ZERO).await.unwrap();
+            assert!(
+                rotation.retired.is_empty(),
+                "{index}: {:?}",
+                rotation.retired
+            );
+        }
+        // K1 is retired, K2 decrypts with the very same key.
+        assert!(ring.live_key("K1").await.unwrap_err().is_refetch());
+        let live = ring.live_key("K2").await.unwrap();
+        assert!(module.rsa_public_key(live.key()).await.is_ok());
+    });
+}

@@ -224,11 +224,13 @@ impl<S: Stack> App<S> {
         let zone = || -> Result<ZoneKeys, ServerError> {
             let zone = ZoneKeys::new();
             zone.insert(index(CMS_ZPK_INDEX)?, cms_zpk.clone())?;
-            if let Some(shared) = &shared_zpk {
-                zone.insert(index(SHARED_ZPK_INDEX)?, shared.clone())?;
-            }
             Ok(zone)
         };
+        // Devices' pre-shared keys live apart from the CMS's key.
+        let preshared = ZoneKeys::new();
+        if let Some(shared) = shared_zpk {
+            preshared.insert(index(SHARED_ZPK_INDEX)?, shared)?;
+        }
 
         let ring = RsaKeyRing::with_store(keys, SystemClock);
         // Another instance on the same store may have installed it already.
@@ -259,7 +261,8 @@ impl<S: Stack> App<S> {
             .with_audit(TracingAudit))
         };
         let mp = MastercardPanless::new(issuer(1)?, ring).with_replay_store(replay);
-        let mut enfuce = EnfuceSetPin::with_store(issuer(2)?, controls);
+        let mut enfuce =
+            EnfuceSetPin::with_store(issuer(2)?, controls).with_preshared_zpks(preshared);
         if let Some(kek) = kek {
             let handle = module
                 .import_symmetric(KeyAlgorithm::Aes256, KeyPurpose::KeyEncryption, kek)

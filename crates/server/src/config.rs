@@ -34,7 +34,7 @@ pub struct Config {
     /// Bearer tokens, one per line: `TOKEN FAMILY[,FAMILY]` with FAMILY
     /// `mastercard` or `enfuce`. Without it, demo mode makes one token for
     /// both and prints it once on stderr.
-    #[arg(long, env = "PINSET_TOKEN_FILE")]
+    #[arg(long, env = "PINSET_TOKEN_FILE", hide_env_values = true)]
     pub token_file: Option<PathBuf>,
     /// The security module.
     #[arg(long, value_enum, env = "PINSET_PROVIDER", default_value = "software")]
@@ -50,11 +50,11 @@ pub struct Config {
     pub pkcs11_pin_env: String,
     /// Redis for shared state (controls, replay claims, the key ring);
     /// in memory without it. Needs `--kek-file`.
-    #[arg(long, env = "PINSET_REDIS_URL")]
+    #[arg(long, env = "PINSET_REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
     /// The key-encryption key for keys at rest and for tzpks shared between
     /// instances: a file holding 64 hex digits (AES-256).
-    #[arg(long, env = "PINSET_KEK_FILE")]
+    #[arg(long, env = "PINSET_KEK_FILE", hide_env_values = true)]
     pub kek_file: Option<PathBuf>,
     /// Largest request body, in bytes.
     #[arg(long, default_value_t = 16 * 1024)]

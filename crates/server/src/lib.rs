@@ -119,6 +119,12 @@ pub async fn serve(
                 SoftwareModule::new_aws_lc().map_err(|e| ServerError::Module(e.to_string()))?;
             run_on(config, module, tokens, redis, kek, ready, shutdown).await
         }
+        // A token's keys never leave it, so its tzpks cannot travel between
+        // instances under the KEK: share one HSM instead of a Redis store.
+        Provider::Pkcs11 if kek.is_some() => Err(ServerError::Config(
+            "--provider pkcs11 keeps tzpks in the token: it cannot take --kek-file or --redis-url"
+                .into(),
+        )),
         Provider::Pkcs11 => {
             let pin = std::env::var(&config.pkcs11_pin_env).map_err(|_| {
                 ServerError::Config(format!("{} is not set", config.pkcs11_pin_env))

@@ -305,9 +305,16 @@ async fn set_pin_mastercard<S: Stack>(
         Some(Ok(k)) => Some(k.to_owned()),
         Some(Err(_)) => return mp_refusal(&app, Reason::RequestValidation),
     };
+    // Parsed values only: raw path text could be anything, a PAN included.
     let ids = format!(
-        "contract={card_contract_id} key_index={}",
-        key_index.as_deref().unwrap_or("-")
+        "contract={} key_index={}",
+        card_contract_id
+            .parse::<pinset_cms::CardContractId>()
+            .map_or_else(|_| "invalid".into(), |c| c.to_string()),
+        key_index.as_deref().map_or_else(
+            || "-".into(),
+            |k| pinset_keys::KeyIndex::new(k).map_or_else(|_| "invalid".into(), |k| k.to_string())
+        )
     );
     let started = Instant::now();
     // The RSA private-key operation runs on a blocking thread, so a burst of
@@ -328,8 +335,9 @@ async fn set_pin_mastercard<S: Stack>(
     let response = match outcome {
         Ok(Ok(Ok(_))) => StatusCode::NO_CONTENT.into_response(),
         Ok(Ok(Err(e))) => mp_error(&app, &e),
-        // Timed out or the task died: the flow decides alone what it stored.
-        _ => mp_refusal(&app, Reason::IntegrationError),
+        // Timed out or the task died: the flow goes on and decides alone
+        // what it stores, so the outcome is unknown, not "nothing changed".
+        _ => mp_refusal(&app, Reason::OutcomeUnknown),
     };
     with_ids(response, ids)
 }
@@ -392,7 +400,14 @@ async fn issue_control<S: Stack>(
                 .await
         })
     };
-    let ids = format!("plastic={plastic_id}");
+    let ids = format!(
+        "plastic={}",
+        if app.plastics.contains_key(&plastic_id) {
+            plastic_id.as_str()
+        } else {
+            "unknown"
+        }
+    );
     let response = match tokio::time::timeout(app.timeout, task).await {
         Ok(Ok(Ok(id))) => Json(ControlResponse {
             id: id.as_str().to_owned(),
@@ -401,7 +416,7 @@ async fn issue_control<S: Stack>(
         })
         .into_response(),
         Ok(Ok(Err(e))) => enfuce_error(&app, &e),
-        _ => enfuce_refusal(&app, Reason::IntegrationError),
+        _ => enfuce_refusal(&app, Reason::OutcomeUnknown),
     };
     with_ids(response, ids)
 }
@@ -452,7 +467,7 @@ async fn get_tzpk<S: Stack>(
     let response = match tokio::time::timeout(app.timeout, task).await {
         Ok(Ok(Ok(tzpk))) => Json(tzpk).into_response(),
         Ok(Ok(Err(e))) => enfuce_error(&app, &e),
-        _ => enfuce_refusal(&app, Reason::IntegrationError),
+        _ => enfuce_refusal(&app, Reason::OutcomeUnknown),
     };
     with_ids(response, ids)
 }
@@ -503,7 +518,7 @@ async fn set_pin_enfuce<S: Stack>(
     let response = match outcome {
         Ok(Ok(Ok(done))) => Json(done).into_response(),
         Ok(Ok(Err(e))) => enfuce_error(&app, &e),
-        _ => enfuce_refusal(&app, Reason::IntegrationError),
+        _ => enfuce_refusal(&app, Reason::OutcomeUnknown),
     };
     with_ids(response, ids)
 }
@@ -547,7 +562,14 @@ async fn set_pin_preshared<S: Stack>(
         return enfuce_refusal(&app, Reason::NoMatchingPlastic);
     };
     let request = request.clone();
-    let ids = format!("plastic={plastic_id}");
+    let ids = format!(
+        "plastic={}",
+        if app.plastics.contains_key(&plastic_id) {
+            plastic_id.as_str()
+        } else {
+            "unknown"
+        }
+    );
     let started = Instant::now();
     let task = {
         let app = Arc::clone(&app);
@@ -562,7 +584,7 @@ async fn set_pin_preshared<S: Stack>(
     let response = match outcome {
         Ok(Ok(Ok(done))) => Json(done).into_response(),
         Ok(Ok(Err(e))) => enfuce_error(&app, &e),
-        _ => enfuce_refusal(&app, Reason::IntegrationError),
+        _ => enfuce_refusal(&app, Reason::OutcomeUnknown),
     };
     with_ids(response, ids)
 }

@@ -583,13 +583,19 @@ impl<S: KeyStore, C: Clock> RsaKeyRing<S, C> {
                 return Ok((result, Vec::new()));
             }
             // Entries are only appended, so the old ones keep their places.
+            // A handle another live entry still uses (the same key pair
+            // under a new index) is not the caller's to destroy.
+            let live: Vec<&KeyRef> = entries
+                .iter()
+                .filter_map(|e| e.live_key().map(|k| &k.handle))
+                .collect();
             let retired = snapshot
                 .entries
                 .iter()
                 .zip(&entries)
                 .filter_map(
                     |(before, after)| match (before.live_key(), after.live_key()) {
-                        (Some(key), None) => Some(RetiredKey {
+                        (Some(key), None) if !live.contains(&&key.handle) => Some(RetiredKey {
                             key_index: before.key_index.clone(),
                             key: key.handle.clone(),
                         }),
