@@ -1,6 +1,7 @@
 //! The routes: both seed APIs with their own error bodies, the demo CMS
 //! view, health, readiness, metrics and the OpenAPI document.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -351,6 +352,60 @@ fn plastic<S: Stack>(
     app.plastics.get(plastic_id).copied()
 }
 
+/// The checks every Enfuce route makes first: the token, then the body
+/// (a 413 wins over a bad query), then `auditUser`.
+fn enfuce_input<S: Stack, B>(
+    app: &App<S>,
+    headers: &HeaderMap,
+    query: Result<Query<AuditQuery>, QueryRejection>,
+    body: Result<Json<B>, JsonRejection>,
+) -> Result<(AuditQuery, B), Reason> {
+    authorize(app, headers, Family::Enfuce)?;
+    let Json(body) = body.map_err(|rejection| rejection_reason(&rejection))?;
+    match query {
+        Ok(Query(audit)) if audit.is_valid() => Ok((audit, body)),
+        _ => Err(Reason::RequestValidation),
+    }
+}
+
+/// Runs an Enfuce flow call as its own task (it finishes, and is audited,
+/// even if the client goes), waits for it within the timeout, and answers:
+/// `ok` of its result, the flow's refusal, or `OUTCOME_UNKNOWN`. A set PIN
+/// (`set_pin`) also feeds the latency histogram.
+async fn run_enfuce<S, T, Fut>(
+    app: &Arc<App<S>>,
+    ids: String,
+    set_pin: bool,
+    call: impl FnOnce(Arc<App<S>>) -> Fut,
+    ok: impl FnOnce(T) -> Response,
+) -> Response
+where
+    S: Stack,
+    T: Send + 'static,
+    Fut: Future<Output = Result<T, FlowError>> + Send + 'static,
+{
+    let started = Instant::now();
+    let task = tokio::spawn(call(Arc::clone(app)));
+    let outcome = tokio::time::timeout(app.timeout, task).await;
+    if set_pin {
+        app.metrics.set_pin(started.elapsed());
+    }
+    let response = match outcome {
+        Ok(Ok(Ok(done))) => ok(done),
+        Ok(Ok(Err(e))) => enfuce_error(app, &e),
+        // Timed out or the task died: the flow goes on and decides alone
+        // what it stores, so the outcome is unknown.
+        _ => enfuce_refusal(app, Reason::OutcomeUnknown),
+    };
+    with_ids(response, ids)
+}
+
+/// How a request line names a plastic id: only one the service knows.
+fn plastic_ids<S: Stack>(app: &App<S>, plastic_id: &str) -> String {
+    let known = app.plastics.contains_key(plastic_id);
+    format!("plastic={}", if known { plastic_id } else { "unknown" })
+}
+
 /// `POST /pincontrol/v2/plastic/{plasticId}`: a controlId for one plastic.
 #[utoipa::path(
     post,
@@ -376,49 +431,31 @@ async fn issue_control<S: Stack>(
     query: Result<Query<AuditQuery>, QueryRejection>,
     body: Result<Json<ControlRequest>, JsonRejection>,
 ) -> Response {
-    if let Err(reason) = authorize(&app, &headers, Family::Enfuce) {
-        return enfuce_refusal(&app, reason);
-    }
-    let (Ok(Query(audit)), Ok(Json(request))) = (&query, &body) else {
-        let reason = body
-            .as_ref()
-            .err()
-            .map_or(Reason::RequestValidation, rejection_reason);
-        return enfuce_refusal(&app, reason);
+    let request = match enfuce_input(&app, &headers, query, body) {
+        Ok((_, request)) => request,
+        Err(reason) => return enfuce_refusal(&app, reason),
     };
-    if !audit.is_valid() || request.operation != "SET_PIN" {
+    if request.operation != "SET_PIN" {
         return enfuce_refusal(&app, Reason::RequestValidation);
     }
     let Some((contract, sequence)) = plastic(&app, &plastic_id) else {
         return enfuce_refusal(&app, Reason::NoMatchingPlastic);
     };
-    let task = {
-        let app = Arc::clone(&app);
-        tokio::spawn(async move {
-            app.enfuce
-                .issue_control(contract, sequence, ControlOperation::SetPin)
-                .await
-        })
+    let ids = plastic_ids(&app, &plastic_id);
+    let call = move |app: Arc<App<S>>| async move {
+        app.enfuce
+            .issue_control(contract, sequence, ControlOperation::SetPin)
+            .await
     };
-    let ids = format!(
-        "plastic={}",
-        if app.plastics.contains_key(&plastic_id) {
-            plastic_id.as_str()
-        } else {
-            "unknown"
-        }
-    );
-    let response = match tokio::time::timeout(app.timeout, task).await {
-        Ok(Ok(Ok(id))) => Json(ControlResponse {
+    let ok = |id: pinset_keys::ControlId| {
+        Json(ControlResponse {
             id: id.as_str().to_owned(),
             operation: "SET_PIN".into(),
             plastic_id,
         })
-        .into_response(),
-        Ok(Ok(Err(e))) => enfuce_error(&app, &e),
-        _ => enfuce_refusal(&app, Reason::OutcomeUnknown),
+        .into_response()
     };
-    with_ids(response, ids)
+    run_enfuce(&app, ids, false, call, ok).await
 }
 
 /// `POST /pin/v3/set/tzpk`: a fresh tzpk wrapped for the device's RSA key.
@@ -445,31 +482,13 @@ async fn get_tzpk<S: Stack>(
     query: Result<Query<AuditQuery>, QueryRejection>,
     body: Result<Json<TzpkRequest>, JsonRejection>,
 ) -> Response {
-    if let Err(reason) = authorize(&app, &headers, Family::Enfuce) {
-        return enfuce_refusal(&app, reason);
-    }
-    let (Ok(Query(audit)), Ok(Json(request))) = (query, &body) else {
-        let reason = body
-            .as_ref()
-            .err()
-            .map_or(Reason::RequestValidation, rejection_reason);
-        return enfuce_refusal(&app, reason);
+    let request = match enfuce_input(&app, &headers, query, body) {
+        Ok((_, request)) => request,
+        Err(reason) => return enfuce_refusal(&app, reason),
     };
-    if !audit.is_valid() {
-        return enfuce_refusal(&app, Reason::RequestValidation);
-    }
-    let request = request.clone();
     let ids = format!("control={}", control_prefix(&request.control_id));
-    let task = {
-        let app = Arc::clone(&app);
-        tokio::spawn(async move { app.enfuce.get_tzpk(&request).await })
-    };
-    let response = match tokio::time::timeout(app.timeout, task).await {
-        Ok(Ok(Ok(tzpk))) => Json(tzpk).into_response(),
-        Ok(Ok(Err(e))) => enfuce_error(&app, &e),
-        _ => enfuce_refusal(&app, Reason::OutcomeUnknown),
-    };
-    with_ids(response, ids)
+    let call = move |app: Arc<App<S>>| async move { app.enfuce.get_tzpk(&request).await };
+    run_enfuce(&app, ids, false, call, |tzpk| Json(tzpk).into_response()).await
 }
 
 /// `POST /pin/v3/set`: sets the PIN from a block under the tzpk.
@@ -496,31 +515,15 @@ async fn set_pin_enfuce<S: Stack>(
     query: Result<Query<AuditQuery>, QueryRejection>,
     body: Result<Json<EnfuceSetPinRequest>, JsonRejection>,
 ) -> Response {
-    if let Err(reason) = authorize(&app, &headers, Family::Enfuce) {
-        return enfuce_refusal(&app, reason);
-    }
-    let (Ok(Query(audit)), Ok(Json(request))) = (query, &body) else {
-        let reason = body
-            .as_ref()
-            .err()
-            .map_or(Reason::RequestValidation, rejection_reason);
-        return enfuce_refusal(&app, reason);
+    let (audit, request) = match enfuce_input(&app, &headers, query, body) {
+        Ok(input) => input,
+        Err(reason) => return enfuce_refusal(&app, reason),
     };
-    let request = request.clone();
     let ids = format!("control={}", control_prefix(&request.control_id));
-    let started = Instant::now();
-    let task = {
-        let app = Arc::clone(&app);
-        tokio::spawn(async move { app.enfuce.set_pin(&request, &audit.audit_user).await })
+    let call = move |app: Arc<App<S>>| async move {
+        app.enfuce.set_pin(&request, &audit.audit_user).await
     };
-    let outcome = tokio::time::timeout(app.timeout, task).await;
-    app.metrics.set_pin(started.elapsed());
-    let response = match outcome {
-        Ok(Ok(Ok(done))) => Json(done).into_response(),
-        Ok(Ok(Err(e))) => enfuce_error(&app, &e),
-        _ => enfuce_refusal(&app, Reason::OutcomeUnknown),
-    };
-    with_ids(response, ids)
+    run_enfuce(&app, ids, true, call, |done| Json(done).into_response()).await
 }
 
 /// `POST /pin/v2/{plasticId}`: sets the PIN from a block under a pre-shared ZPK.
@@ -548,45 +551,20 @@ async fn set_pin_preshared<S: Stack>(
     query: Result<Query<AuditQuery>, QueryRejection>,
     body: Result<Json<PresharedSetPinRequest>, JsonRejection>,
 ) -> Response {
-    if let Err(reason) = authorize(&app, &headers, Family::Enfuce) {
-        return enfuce_refusal(&app, reason);
-    }
-    let (Ok(Query(audit)), Ok(Json(request))) = (query, &body) else {
-        let reason = body
-            .as_ref()
-            .err()
-            .map_or(Reason::RequestValidation, rejection_reason);
-        return enfuce_refusal(&app, reason);
+    let (audit, request) = match enfuce_input(&app, &headers, query, body) {
+        Ok(input) => input,
+        Err(reason) => return enfuce_refusal(&app, reason),
     };
     let Some((contract, sequence)) = plastic(&app, &plastic_id) else {
         return enfuce_refusal(&app, Reason::NoMatchingPlastic);
     };
-    let request = request.clone();
-    let ids = format!(
-        "plastic={}",
-        if app.plastics.contains_key(&plastic_id) {
-            plastic_id.as_str()
-        } else {
-            "unknown"
-        }
-    );
-    let started = Instant::now();
-    let task = {
-        let app = Arc::clone(&app);
-        tokio::spawn(async move {
-            app.enfuce
-                .set_pin_preshared(contract, sequence, &request, &audit.audit_user)
-                .await
-        })
+    let ids = plastic_ids(&app, &plastic_id);
+    let call = move |app: Arc<App<S>>| async move {
+        app.enfuce
+            .set_pin_preshared(contract, sequence, &request, &audit.audit_user)
+            .await
     };
-    let outcome = tokio::time::timeout(app.timeout, task).await;
-    app.metrics.set_pin(started.elapsed());
-    let response = match outcome {
-        Ok(Ok(Ok(done))) => Json(done).into_response(),
-        Ok(Ok(Err(e))) => enfuce_error(&app, &e),
-        _ => enfuce_refusal(&app, Reason::OutcomeUnknown),
-    };
-    with_ids(response, ids)
+    run_enfuce(&app, ids, true, call, |done| Json(done).into_response()).await
 }
 
 // ------------------------------------------------------------ demo, health

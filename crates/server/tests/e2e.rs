@@ -1695,12 +1695,24 @@ async fn a_stalled_body_times_out_and_the_api_shares_one_concurrency_limit() {
         "PUT",
         "/cards/70004/pin",
         &server.mc,
-        "Key-Index: A1564386531162\r\n",
+        "Key-Index: A1564386531162\r\nExpect: 100-continue\r\n",
         &body,
     );
     let stalled = TcpStream::connect(server.addr).await.expect("connect");
-    // Everything but the last 20 bytes of the body, then nothing.
-    send_all(&stalled, &request.as_bytes()[..request.len() - 20]).await;
+    // The head first; the server says `100 Continue` once the handler reads
+    // the body, that is, once this request holds the only slot.
+    let head_len = request.find("\r\n\r\n").expect("a head") + 4;
+    send_all(&stalled, &request.as_bytes()[..head_len]).await;
+    let mut buffer = vec![0u8; 4096];
+    let n = tokio::time::timeout(PATIENCE, receive(&stalled, &mut buffer))
+        .await
+        .expect("100 Continue");
+    assert!(
+        String::from_utf8_lossy(&buffer[..n]).starts_with("HTTP/1.1 100"),
+        "expected 100 Continue"
+    );
+    // Then everything but the last 20 bytes of the body, and nothing more.
+    send_all(&stalled, &request.as_bytes()[head_len..request.len() - 20]).await;
 
     // Queued on the same limit behind the stalled request.
     let queued = {
@@ -1722,7 +1734,6 @@ async fn a_stalled_body_times_out_and_the_api_shares_one_concurrency_limit() {
         "a request to another API route was served while the only slot was held"
     );
 
-    let mut buffer = vec![0u8; 4096];
     let n = tokio::time::timeout(PATIENCE, receive(&stalled, &mut buffer))
         .await
         .expect("the stalled request is answered");
