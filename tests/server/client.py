@@ -229,7 +229,12 @@ class Api:
             hdrs["Content-Type"] = "application/json"
         hdrs.update(headers or {})
         try:
-            conn.request(method, self.prefix + path, body=body, headers=hdrs)
+            try:
+                conn.request(method, self.prefix + path, body=body, headers=hdrs)
+            except (BrokenPipeError, ConnectionResetError):
+                # A server may answer (413) and close before it has read a
+                # large body; its answer is still waiting in our socket.
+                pass
             r = conn.getresponse()
             data = r.read()
             return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, data)
