@@ -157,6 +157,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         pin_block: iso0,
         zpk_index: zpk_index.as_str().into(),
         zpk_kcv: kcv,
+        verification: None,
     }))?;
     println!("<- 204  CMS: {outcome:?}");
     let snapshot = cms.snapshot();

@@ -4,6 +4,7 @@ use core::future::Future;
 
 use pinset_block::{Format, Pan};
 use pinset_envelope::{EncryptedPinBlock, Kcv};
+use pinset_verify::{VerificationMethod, VerificationValue};
 
 use crate::{CardContractId, CardPlastic, ContractState, PlasticSequence};
 
@@ -47,6 +48,26 @@ pub struct StorePin {
     pub zpk_index: String,
     /// That key's check value, so the CMS can confirm it holds the same key.
     pub zpk_kcv: Kcv,
+    /// The PIN's verification value (a Visa PVV or an IBM 3624 offset), if
+    /// the flow is configured to deliver one: what most card management
+    /// systems keep, and what the authorisation host verifies against. A
+    /// CMS that keeps only this may discard `pin_block`.
+    pub verification: Option<PinVerificationRecord>,
+}
+
+/// A PIN verification value with what the authorisation host needs to
+/// check a PIN against it: the method (with the PVKI, or the IBM 3624
+/// table and validation data) and the PVK's check value.
+///
+/// `Debug` redacts the value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PinVerificationRecord {
+    /// How the value was computed.
+    pub method: VerificationMethod,
+    /// The PVV or offset.
+    pub value: VerificationValue,
+    /// The PIN verification key's check value.
+    pub pvk_kcv: Kcv,
 }
 
 /// What the CMS did with a stored PIN.

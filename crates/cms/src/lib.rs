@@ -10,7 +10,7 @@ mod cms;
 mod memory;
 mod types;
 
-pub use cms::{CardManagement, CmsError, StorePin, StorePinOutcome};
+pub use cms::{CardManagement, CmsError, PinVerificationRecord, StorePin, StorePinOutcome};
 pub use memory::{
     CmsSnapshot, ContractRecord, EmvCommand, EmvScript, MemoryCms, PlasticRecord, StoredPin,
 };

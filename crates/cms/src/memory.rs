@@ -20,6 +20,8 @@ pub struct StoredPin {
     pub zpk_index: String,
     /// That key's check value.
     pub zpk_kcv: Kcv,
+    /// The PVV or IBM 3624 offset, when the flow delivered one.
+    pub verification: Option<crate::PinVerificationRecord>,
 }
 
 /// A queued EMV issuer script: a PIN change to sync the chip's offline PIN
@@ -226,6 +228,7 @@ impl MemoryCms {
             pin_block: req.pin_block,
             zpk_index: req.zpk_index,
             zpk_kcv: req.zpk_kcv,
+            verification: req.verification,
         });
         let activated =
             record.plastic.status == PlasticStatus::Locked && !record.plastic.ecommerce_enabled;

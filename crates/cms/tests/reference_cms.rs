@@ -53,6 +53,7 @@ fn request(id: CardContractId, seq: &str) -> StorePin {
         pin_block,
         zpk_index: "ZPK-1".into(),
         zpk_kcv: zpk.kcv(),
+        verification: None,
     }
 }
 

@@ -6,12 +6,16 @@ use std::sync::{Arc, Mutex};
 use chacha20::ChaCha20Rng;
 use pinset_block::{Format, Pan};
 use pinset_cms::{
-    CardContractId, CardManagement, CmsError, ExpiryDate, PlasticSequence, StorePin,
-    StorePinOutcome, select_plastic,
+    CardContractId, CardManagement, CmsError, ExpiryDate, PinVerificationRecord, PlasticSequence,
+    StorePin, StorePinOutcome, select_plastic,
 };
 use pinset_envelope::EncryptedPinBlock;
 use pinset_keys::{Clock, KeyRef, SystemClock, ZoneKeys, ZpkIndex};
-use pinset_module::{KeyCheck, PinSource, SecurityModule, SoftwareModule, TranslatePin};
+use pinset_module::verify::VerificationMethod;
+use pinset_module::{
+    GenerateVerificationValue, KeyAlgorithm, KeyCheck, PinSource, SecurityModule, SoftwareModule,
+    TranslatePin, verification_purpose,
+};
 use rand_core::{SeedableRng, TryRng};
 
 use crate::{AuditEvent, AuditSink, FlowError, NoAudit, Operation, PinPolicy, Reason};
@@ -44,7 +48,14 @@ pub struct Issuer<C, M = SoftwareModule> {
     pub(crate) policy: PinPolicy,
     pub(crate) audit: Arc<dyn AuditSink>,
     pub(crate) clock: Arc<dyn Clock>,
+    verification: Option<Verification>,
     rng: Mutex<ChaCha20Rng>,
+}
+
+/// The PIN verification value a flow hands the CMS beside the block.
+struct Verification {
+    pvk: KeyRef,
+    method: VerificationMethod,
 }
 
 /// The OS random source could not seed the flow's generator.
@@ -92,6 +103,7 @@ impl<C: CardManagement, M: SecurityModule> Issuer<C, M> {
             policy: PinPolicy::default(),
             audit: Arc::new(NoAudit),
             clock: Arc::new(SystemClock),
+            verification: None,
             rng: Mutex::new(ChaCha20Rng::from_seed(seed)),
         }
     }
@@ -112,6 +124,33 @@ impl<C: CardManagement, M: SecurityModule> Issuer<C, M> {
     pub fn with_clock(mut self, clock: impl Clock + 'static) -> Self {
         self.clock = Arc::new(clock);
         self
+    }
+
+    /// Has every set PIN also deliver the PIN's verification value (a
+    /// Visa PVV or an IBM 3624 offset) to the CMS, computed inside the
+    /// security module from the stored block under the PVK `pvk`, in
+    /// [`StorePin::verification`].
+    ///
+    /// # Errors
+    ///
+    /// [`ModuleError::WrongPurpose`](pinset_module::ModuleError::WrongPurpose)
+    /// if `pvk` is not tagged for `method` (a Visa PVK never computes IBM
+    /// 3624 offsets), and [`ModuleError::WrongAlgorithm`](pinset_module::ModuleError::WrongAlgorithm)
+    /// unless it is TDES.
+    pub fn with_verification(
+        mut self,
+        pvk: KeyRef,
+        method: VerificationMethod,
+    ) -> Result<Self, pinset_module::ModuleError> {
+        pvk.require_purpose(verification_purpose(&method))?;
+        if !matches!(pvk.algorithm(), KeyAlgorithm::Tdes2 | KeyAlgorithm::Tdes3) {
+            return Err(pinset_module::ModuleError::WrongAlgorithm {
+                algorithm: pvk.algorithm(),
+                what: "verify PINs (PIN verification keys are TDES)",
+            });
+        }
+        self.verification = Some(Verification { pvk, method });
+        Ok(self)
     }
 
     /// The CMS, for inspection.
@@ -220,6 +259,10 @@ impl<C: CardManagement, M: SecurityModule> Issuer<C, M> {
                 crate::Detail::Internal("the CMS zone PIN key has no KCV"),
             ));
         };
+        let verification = match &self.verification {
+            Some(v) => Some(self.verification_value(target, &pin_block, zpk, v).await?),
+            None => None,
+        };
         let request = StorePin {
             contract: target.contract,
             plastic: target.plastic,
@@ -227,8 +270,46 @@ impl<C: CardManagement, M: SecurityModule> Issuer<C, M> {
             pin_block,
             zpk_index: self.cms_zpk.as_str().to_owned(),
             zpk_kcv,
+            verification,
         };
         Ok(self.cms.store_pin(request).await?)
+    }
+}
+
+impl<C: CardManagement, M: SecurityModule> Issuer<C, M> {
+    /// The PVV or offset of the PIN in the format 0 block under `zpk`,
+    /// computed inside the module.
+    async fn verification_value(
+        &self,
+        target: &Target,
+        pin_block: &EncryptedPinBlock,
+        zpk: &KeyRef,
+        verification: &Verification,
+    ) -> Result<PinVerificationRecord, FlowError> {
+        let KeyCheck::Kcv(pvk_kcv) = verification.pvk.check() else {
+            return Err(FlowError::new(
+                Reason::Unexpected,
+                crate::Detail::Internal("the PIN verification key has no KCV"),
+            ));
+        };
+        let value = self
+            .module
+            .generate_verification_value(&GenerateVerificationValue {
+                source: PinSource::Symmetric {
+                    key: zpk,
+                    format: Format::Iso0,
+                    block: pin_block.as_bytes(),
+                },
+                pan: &target.pan,
+                pvk: &verification.pvk,
+                method: &verification.method,
+            })
+            .await?;
+        Ok(PinVerificationRecord {
+            method: verification.method,
+            value,
+            pvk_kcv,
+        })
     }
 }
 

@@ -164,6 +164,14 @@ impl SecurityModule for Module {
         self.inner.translate(request).await
     }
 
+    async fn generate_verification_value(
+        &self,
+        request: &pinset_module::GenerateVerificationValue<'_>,
+    ) -> Result<pinset_module::verify::VerificationValue, ModuleError> {
+        self.check()?;
+        self.inner.generate_verification_value(request).await
+    }
+
     async fn destroy(&self, key: &KeyRef) -> Result<(), ModuleError> {
         self.check()?;
         self.inner.destroy(key).await?;

@@ -99,6 +99,39 @@ pub enum ModuleError {
     /// wrapped under another key-encryption key.
     #[error("the wrapped key failed its integrity check: altered, or wrapped under another KEK")]
     WrappedKeyIntegrity,
+    /// A PIN verification parameter does not fit the card (IBM 3624
+    /// validation digits outside the PAN, a stored value of the other
+    /// method). Never shows the value.
+    #[error("PIN verification: {0}")]
+    Verification(#[source] pinset_verify::Error),
+    /// A TR-31 key block was refused: altered, under another KBPK,
+    /// malformed or inconsistent. One kind; the typed reason is behind
+    /// `source()`, for the log only.
+    #[error("{0}")]
+    KeyBlock(#[source] pinset_tr31::KeyBlockError),
+    /// A sound key block whose key does not fit the slot it is imported
+    /// into: its usage, mode of use or algorithm says another purpose.
+    #[error("the key block's {field} does not fit a {purpose} key")]
+    KeyBlockSlot {
+        /// The header field that disagrees: `key usage`, `mode of use`, `algorithm`.
+        field: &'static str,
+        /// The purpose the slot needs.
+        purpose: KeyPurpose,
+    },
+    /// The key's mode of use, from the key block it arrived in, forbids
+    /// the operation (an encrypt-only ZPK asked to decipher, a verify-only
+    /// PVK asked to generate).
+    #[error("key {key}'s mode of use forbids it to {operation}")]
+    ModeOfUse {
+        /// The key's id.
+        key: String,
+        /// What was asked: `encipher`, `decipher`, `generate` or `verify`.
+        operation: &'static str,
+    },
+    /// The key may not leave the module (it arrived marked non-exportable,
+    /// or the backend never exports).
+    #[error("key {0} is not exportable")]
+    NotExportable(String),
     /// The module's own RNG failed.
     #[error("the security module's random source failed")]
     Rng,
@@ -118,7 +151,12 @@ impl ModuleError {
             | ModuleError::TranslationNotAllowed { .. }
             | ModuleError::PanRequired(_)
             | ModuleError::KeyMaterial(_)
-            | ModuleError::WrappedKeyIntegrity => ErrorClass::Refused,
+            | ModuleError::WrappedKeyIntegrity
+            | ModuleError::Verification(_)
+            | ModuleError::KeyBlock(_)
+            | ModuleError::KeyBlockSlot { .. }
+            | ModuleError::ModeOfUse { .. }
+            | ModuleError::NotExportable(_) => ErrorClass::Refused,
         }
     }
 

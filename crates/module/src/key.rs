@@ -25,6 +25,15 @@ pub enum KeyPurpose {
     KeyEncryption,
     /// Encrypts general data.
     DataEncryption,
+    /// Computes and checks Visa PVVs and nothing else (TR-31 usage `V2`).
+    PinVerificationVisa,
+    /// Computes IBM 3624 natural PINs and offsets and nothing else (TR-31
+    /// usage `V1`).
+    PinVerificationIbm3624,
+    /// Protects TR-31 key blocks: derives their encryption and MAC keys
+    /// (TR-31 usage `K1`). Kept apart from [`KeyPurpose::KeyEncryption`],
+    /// as X9.143 keeps `K0` and `K1` apart.
+    KeyBlockProtection,
 }
 
 impl KeyPurpose {
@@ -34,6 +43,9 @@ impl KeyPurpose {
             KeyPurpose::PinEncryption => "PIN encryption",
             KeyPurpose::KeyEncryption => "key encryption",
             KeyPurpose::DataEncryption => "data encryption",
+            KeyPurpose::PinVerificationVisa => "Visa PVV",
+            KeyPurpose::PinVerificationIbm3624 => "IBM 3624 PIN verification",
+            KeyPurpose::KeyBlockProtection => "key block protection",
         }
     }
 
@@ -43,6 +55,9 @@ impl KeyPurpose {
             KeyPurpose::PinEncryption => 1,
             KeyPurpose::KeyEncryption => 2,
             KeyPurpose::DataEncryption => 3,
+            KeyPurpose::PinVerificationVisa => 4,
+            KeyPurpose::PinVerificationIbm3624 => 5,
+            KeyPurpose::KeyBlockProtection => 6,
         }
     }
 
@@ -52,6 +67,9 @@ impl KeyPurpose {
             1 => Some(KeyPurpose::PinEncryption),
             2 => Some(KeyPurpose::KeyEncryption),
             3 => Some(KeyPurpose::DataEncryption),
+            4 => Some(KeyPurpose::PinVerificationVisa),
+            5 => Some(KeyPurpose::PinVerificationIbm3624),
+            6 => Some(KeyPurpose::KeyBlockProtection),
             _ => None,
         }
     }

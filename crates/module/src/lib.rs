@@ -10,6 +10,8 @@
 mod aws_lc;
 mod error;
 mod key;
+mod key_block;
+mod pin_data;
 #[cfg(feature = "pkcs11")]
 mod pkcs11;
 mod policy;
@@ -22,8 +24,15 @@ use core::future::Future;
 pub use aws_lc::AwsLcRsaKey;
 pub use error::{ErrorClass, ModuleError};
 pub use key::{KeyAlgorithm, KeyCheck, KeyPurpose, KeyRef};
+pub use key_block::{KeyBlockExport, slot_header};
+pub use pin_data::{
+    GenerateNaturalPin, GenerateVerificationValue, PinVerified, VerifyPin, verification_purpose,
+};
 use pinset_block::{Format, Pan};
 pub use pinset_envelope::{EncryptedPinBlock, RsaPadding, RsaPublicKey};
+pub use pinset_tr31 as tr31;
+pub use pinset_verify as verify;
+use pinset_verify::VerificationValue;
 #[cfg(feature = "pkcs11")]
 pub use pkcs11::{Pkcs11Config, Pkcs11Module};
 pub use policy::{PinPolicy, PolicyViolation};
@@ -280,6 +289,111 @@ pub trait SecurityModule: Send + Sync {
         request: &TranslatePin<'_>,
     ) -> impl Future<Output = Result<EncryptedPinBlock, ModuleError>> + Send;
 
+    /// Computes the PVV or IBM 3624 offset of the PIN in an enciphered
+    /// block, for the CMS to store; see [`GenerateVerificationValue`].
+    ///
+    /// # Errors
+    ///
+    /// In this order: [`ModuleError::TranslationNotAllowed`] for a format 2
+    /// source, [`ModuleError::UnknownKey`], [`ModuleError::WrongPurpose`]
+    /// and [`ModuleError::WrongAlgorithm`] for either key,
+    /// [`ModuleError::Undecryptable`] for a source that cannot be read,
+    /// [`ModuleError::Verification`] for validation data outside the PAN,
+    /// and [`ModuleError::Unsupported`] from a backend without PIN
+    /// verification (the default).
+    fn generate_verification_value(
+        &self,
+        request: &GenerateVerificationValue<'_>,
+    ) -> impl Future<Output = Result<VerificationValue, ModuleError>> + Send {
+        let _ = request;
+        let module = self.name();
+        async move { Err(unsupported(module, "PIN verification values")) }
+    }
+
+    /// Checks the PIN in an enciphered block against a stored PVV or
+    /// offset; see [`VerifyPin`]. A PIN that does not match is
+    /// [`PinVerified::Mismatch`], not an error.
+    ///
+    /// # Errors
+    ///
+    /// As [`generate_verification_value`](Self::generate_verification_value),
+    /// and [`ModuleError::Verification`] for a stored value of the other method.
+    fn verify_pin(
+        &self,
+        request: &VerifyPin<'_>,
+    ) -> impl Future<Output = Result<PinVerified, ModuleError>> + Send {
+        let _ = request;
+        let module = self.name();
+        async move { Err(unsupported(module, "PIN verification")) }
+    }
+
+    /// Generates the IBM 3624 natural PIN and returns it enciphered; see
+    /// [`GenerateNaturalPin`].
+    ///
+    /// # Errors
+    ///
+    /// [`ModuleError::UnknownKey`], [`ModuleError::WrongPurpose`] or
+    /// [`ModuleError::WrongAlgorithm`] for either key,
+    /// [`ModuleError::TranslationNotAllowed`] for format 2,
+    /// [`ModuleError::Verification`] for a bad length or validation data;
+    /// [`ModuleError::Unsupported`] (the default).
+    fn generate_natural_pin(
+        &self,
+        request: &GenerateNaturalPin<'_>,
+    ) -> impl Future<Output = Result<EncryptedPinBlock, ModuleError>> + Send {
+        let _ = request;
+        let module = self.name();
+        async move { Err(unsupported(module, "IBM 3624 natural PINs")) }
+    }
+
+    /// Imports a TR-31 / ANSI X9.143 key block protected by `kbpk` into a
+    /// slot for a key of `algorithm` and `purpose`. The block's key usage,
+    /// mode of use and algorithm must fit the slot ([`slot_header`] says
+    /// what fits), so a `P0` key only ever enciphers PIN blocks and a `V2`
+    /// key only computes PVVs. Versions B and D; A and C (deprecated) for
+    /// migrating old key stores.
+    ///
+    /// # Errors
+    ///
+    /// [`ModuleError::WrongPurpose`] unless `kbpk` is tagged
+    /// [`KeyPurpose::KeyBlockProtection`]; [`ModuleError::KeyBlock`] for a
+    /// block that fails its MAC or any check (one kind, the reason behind
+    /// `source()`); [`ModuleError::KeyBlockSlot`] for a sound block whose
+    /// key does not fit the slot; [`ModuleError::KeyMaterial`] for a weak
+    /// key; [`ModuleError::Unsupported`] (the default).
+    fn import_key_block(
+        &self,
+        kbpk: &KeyRef,
+        algorithm: KeyAlgorithm,
+        purpose: KeyPurpose,
+        block: &str,
+    ) -> impl Future<Output = Result<KeyRef, ModuleError>> + Send {
+        let _ = (kbpk, algorithm, purpose, block);
+        let module = self.name();
+        async move { Err(unsupported(module, "TR-31 key blocks")) }
+    }
+
+    /// Exports `key` as a TR-31 key block under `kbpk`, with the header
+    /// [`slot_header`] gives its purpose and algorithm.
+    ///
+    /// # Errors
+    ///
+    /// [`ModuleError::NotExportable`] for a key that arrived marked
+    /// non-exportable; [`ModuleError::WrongPurpose`] for a `kbpk` not
+    /// tagged [`KeyPurpose::KeyBlockProtection`];
+    /// [`ModuleError::WrongAlgorithm`] for an RSA key or a KBPK that does
+    /// not fit the version; [`ModuleError::Unsupported`] (the default).
+    fn export_key_block(
+        &self,
+        key: &KeyRef,
+        kbpk: &KeyRef,
+        export: &KeyBlockExport,
+    ) -> impl Future<Output = Result<String, ModuleError>> + Send {
+        let _ = (key, kbpk, export);
+        let module = self.name();
+        async move { Err(unsupported(module, "TR-31 key blocks")) }
+    }
+
     /// Destroys a key. Its handle answers [`ModuleError::UnknownKey`] afterwards.
     ///
     /// # Errors
@@ -359,7 +473,52 @@ impl<M: SecurityModule> SecurityModule for std::sync::Arc<M> {
         (**self).translate(request)
     }
 
+    fn generate_verification_value(
+        &self,
+        request: &GenerateVerificationValue<'_>,
+    ) -> impl Future<Output = Result<VerificationValue, ModuleError>> + Send {
+        (**self).generate_verification_value(request)
+    }
+
+    fn verify_pin(
+        &self,
+        request: &VerifyPin<'_>,
+    ) -> impl Future<Output = Result<PinVerified, ModuleError>> + Send {
+        (**self).verify_pin(request)
+    }
+
+    fn generate_natural_pin(
+        &self,
+        request: &GenerateNaturalPin<'_>,
+    ) -> impl Future<Output = Result<EncryptedPinBlock, ModuleError>> + Send {
+        (**self).generate_natural_pin(request)
+    }
+
+    fn import_key_block(
+        &self,
+        kbpk: &KeyRef,
+        algorithm: KeyAlgorithm,
+        purpose: KeyPurpose,
+        block: &str,
+    ) -> impl Future<Output = Result<KeyRef, ModuleError>> + Send {
+        (**self).import_key_block(kbpk, algorithm, purpose, block)
+    }
+
+    fn export_key_block(
+        &self,
+        key: &KeyRef,
+        kbpk: &KeyRef,
+        export: &KeyBlockExport,
+    ) -> impl Future<Output = Result<String, ModuleError>> + Send {
+        (**self).export_key_block(key, kbpk, export)
+    }
+
     fn destroy(&self, key: &KeyRef) -> impl Future<Output = Result<(), ModuleError>> + Send {
         (**self).destroy(key)
     }
+}
+
+/// The answer of a backend that lacks an operation.
+fn unsupported(module: &'static str, what: &'static str) -> ModuleError {
+    ModuleError::Unsupported { module, what }
 }

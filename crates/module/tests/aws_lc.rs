@@ -37,6 +37,8 @@ fn aws_lc_module_conforms() {
             aes: true,
             tzpk_padding: RsaPadding::OaepSha256,
             export_wrapped: true,
+            pin_verification: true,
+            key_blocks: true,
         },
     ));
 }

@@ -137,6 +137,8 @@ fn pkcs11_module_conforms() {
             aes: true,
             tzpk_padding: RsaPadding::OaepSha1,
             export_wrapped: false,
+            pin_verification: false,
+            key_blocks: false,
         },
     ));
     let printed = format!("{module:?} {config:?}");

@@ -16,6 +16,8 @@ fn software_module_conforms() {
             aes: true,
             tzpk_padding: RsaPadding::OaepSha256,
             export_wrapped: true,
+            pin_verification: true,
+            key_blocks: true,
         },
     ));
 }

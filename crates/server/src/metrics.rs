@@ -9,9 +9,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use pinset_envelope::EncryptedPinBlock;
+use pinset_module::verify::VerificationValue;
 use pinset_module::{
-    KeyAlgorithm, KeyPurpose, KeyRef, ModuleError, PinSource, RsaPadding, RsaPublicKey,
-    SecurityModule, TranslatePin, Wrapping,
+    GenerateNaturalPin, GenerateVerificationValue, KeyAlgorithm, KeyBlockExport, KeyPurpose,
+    KeyRef, ModuleError, PinSource, PinVerified, RsaPadding, RsaPublicKey, SecurityModule,
+    TranslatePin, VerifyPin, Wrapping,
 };
 
 /// Upper bounds of the set-PIN latency histogram, in seconds.
@@ -199,6 +201,45 @@ impl<M: SecurityModule> SecurityModule for Counted<M> {
             self.metrics.rsa_private.fetch_add(1, Ordering::Relaxed);
         }
         self.inner.translate(request).await
+    }
+
+    async fn generate_verification_value(
+        &self,
+        request: &GenerateVerificationValue<'_>,
+    ) -> Result<VerificationValue, ModuleError> {
+        self.inner.generate_verification_value(request).await
+    }
+
+    async fn verify_pin(&self, request: &VerifyPin<'_>) -> Result<PinVerified, ModuleError> {
+        self.inner.verify_pin(request).await
+    }
+
+    async fn generate_natural_pin(
+        &self,
+        request: &GenerateNaturalPin<'_>,
+    ) -> Result<EncryptedPinBlock, ModuleError> {
+        self.inner.generate_natural_pin(request).await
+    }
+
+    async fn import_key_block(
+        &self,
+        kbpk: &KeyRef,
+        algorithm: KeyAlgorithm,
+        purpose: KeyPurpose,
+        block: &str,
+    ) -> Result<KeyRef, ModuleError> {
+        self.inner
+            .import_key_block(kbpk, algorithm, purpose, block)
+            .await
+    }
+
+    async fn export_key_block(
+        &self,
+        key: &KeyRef,
+        kbpk: &KeyRef,
+        export: &KeyBlockExport,
+    ) -> Result<String, ModuleError> {
+        self.inner.export_key_block(key, kbpk, export).await
     }
 
     async fn destroy(&self, key: &KeyRef) -> Result<(), ModuleError> {

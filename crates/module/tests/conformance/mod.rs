@@ -15,6 +15,9 @@
 //!   in SoftHSM), tested by its authors against RFC 5649 §6.
 #![allow(dead_code)] // each backend's test file uses what its backend supports
 
+mod key_blocks;
+mod pin_data;
+
 use pinset_block::{Format, Pan, Pin};
 use pinset_envelope::rsa::{self, RsaPrivateKey};
 use pinset_envelope::{AesKey, PinKey, RsaPadding, TdesKey};
@@ -48,6 +51,10 @@ pub struct Supports {
     /// Whether its keys can leave it wrapped; if not, `export_wrapped`
     /// must answer `Unsupported`.
     pub export_wrapped: bool,
+    /// Whether it computes and verifies PVVs and IBM 3624 offsets.
+    pub pin_verification: bool,
+    /// Whether it imports and exports TR-31 key blocks.
+    pub key_blocks: bool,
 }
 
 fn unhex(s: &str) -> Vec<u8> {
@@ -93,6 +100,16 @@ pub async fn run<M: SecurityModule>(m: &M, supports: Supports) {
     wrapped_keys(m, supports).await;
     if supports.rsa_generation {
         rsa_generation(m).await;
+    }
+    if supports.pin_verification {
+        pin_data::pin_verification(m).await;
+    } else {
+        pin_data::pin_verification_unsupported(m).await;
+    }
+    if supports.key_blocks {
+        key_blocks::key_blocks(m).await;
+    } else {
+        key_blocks::key_blocks_unsupported(m).await;
     }
 }
 

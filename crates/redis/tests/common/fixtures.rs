@@ -250,6 +250,7 @@ pub fn assert_stored_pin(
         pin_block,
         zpk_index,
         zpk_kcv,
+        ..
     } = record.pin.expect("a PIN was stored");
     assert_eq!(zpk_index, CMS_ZPK);
     assert_eq!(zpk_kcv.to_string(), ZPK_KCV);

@@ -20,9 +20,16 @@ use zeroize::Zeroizing;
 use crate::AwsLcRsaKey;
 use crate::key::rsa_handle_parts;
 use crate::{
-    KeyAlgorithm, KeyCheck, KeyPurpose, KeyRef, ModuleError, PinSource, SecurityModule,
-    TranslatePin, Wrapping,
+    GenerateNaturalPin, GenerateVerificationValue, KeyAlgorithm, KeyBlockExport, KeyCheck,
+    KeyPurpose, KeyRef, ModuleError, PinSource, PinVerified, SecurityModule, TranslatePin,
+    VerifyPin, Wrapping,
 };
+use pinset_verify::VerificationValue;
+
+mod key_block;
+mod pin_data;
+
+use key_block::Mode;
 
 const NAME: &str = "software";
 
@@ -199,6 +206,8 @@ fn os_seed() -> Result<[u8; 32], ModuleError> {
 pub struct SoftwareModule {
     rsa: RsaEngine,
     keys: Mutex<HashMap<String, (KeyRef, Material)>>,
+    // What a key block said of the keys that arrived in one.
+    bindings: Mutex<HashMap<String, key_block::Binding>>,
     next_id: AtomicU64,
     rng: Mutex<ChaCha20Rng>,
 }
@@ -274,6 +283,7 @@ impl SoftwareModule {
         SoftwareModule {
             rsa,
             keys: Mutex::new(HashMap::new()),
+            bindings: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             rng: Mutex::new(ChaCha20Rng::from_seed(seed)),
         }
@@ -328,6 +338,18 @@ impl SoftwareModule {
         }
     }
 
+    /// The PIN key behind `handle`, if its mode of use allows `mode`.
+    fn pin_key_for(
+        &self,
+        handle: &KeyRef,
+        format: Format,
+        mode: Mode,
+    ) -> Result<Arc<PinKey>, ModuleError> {
+        let key = self.pin_key(handle, format)?;
+        self.require_mode(handle, mode)?;
+        Ok(key)
+    }
+
     fn pin_key(&self, handle: &KeyRef, format: Format) -> Result<Arc<PinKey>, ModuleError> {
         handle.require_pin_key_for(format)?;
         match self.material(handle)? {
@@ -349,6 +371,30 @@ impl SoftwareModule {
         }
     }
 
+    fn import_symmetric_now(
+        &self,
+        algorithm: KeyAlgorithm,
+        purpose: KeyPurpose,
+        material: &[u8],
+    ) -> Result<KeyRef, ModuleError> {
+        if algorithm.key_len() != Some(material.len()) {
+            return Err(ModuleError::KeyMaterial(
+                pinset_envelope::Error::KeyLength {
+                    algorithm: if algorithm.is_aes() { "AES" } else { "TDES" },
+                    expected: "the length of the algorithm named",
+                    found: material.len(),
+                },
+            ));
+        }
+        let key = if algorithm.is_aes() {
+            PinKey::from(AesKey::new(material).map_err(ModuleError::KeyMaterial)?)
+        } else {
+            PinKey::from(TdesKey::new(material).map_err(ModuleError::KeyMaterial)?)
+        };
+        let check = KeyCheck::Kcv(key.kcv());
+        self.insert(algorithm, purpose, check, Material::Pin(Arc::new(key)))
+    }
+
     /// AES key wrap with padding under the key-encryption key `kek`.
     fn kwp(
         &self,
@@ -357,6 +403,7 @@ impl SoftwareModule {
         wrap: bool,
     ) -> Result<Zeroizing<Vec<u8>>, ModuleError> {
         kek.require_purpose(KeyPurpose::KeyEncryption)?;
+        self.require_mode(kek, if wrap { Mode::Encipher } else { Mode::Decipher })?;
         match self.material(kek)?.as_pin_key().map(Arc::as_ref) {
             Some(PinKey::Aes(key)) => aes_kwp(key.expose_bytes(), input, wrap),
             _ => Err(ModuleError::WrongAlgorithm {
@@ -381,7 +428,7 @@ impl SoftwareModule {
                     .map_err(ModuleError::Undecryptable)
             }
             PinSource::Symmetric { key, format, block } => self
-                .pin_key(key, format)?
+                .pin_key_for(key, format, Mode::Decipher)?
                 .open(format, block, pan)
                 .map_err(ModuleError::Undecryptable),
         }
@@ -399,22 +446,7 @@ impl SecurityModule for SoftwareModule {
         purpose: KeyPurpose,
         material: &[u8],
     ) -> Result<KeyRef, ModuleError> {
-        if algorithm.key_len() != Some(material.len()) {
-            return Err(ModuleError::KeyMaterial(
-                pinset_envelope::Error::KeyLength {
-                    algorithm: if algorithm.is_aes() { "AES" } else { "TDES" },
-                    expected: "the length of the algorithm named",
-                    found: material.len(),
-                },
-            ));
-        }
-        let key = if algorithm.is_aes() {
-            PinKey::from(AesKey::new(material).map_err(ModuleError::KeyMaterial)?)
-        } else {
-            PinKey::from(TdesKey::new(material).map_err(ModuleError::KeyMaterial)?)
-        };
-        let check = KeyCheck::Kcv(key.kcv());
-        self.insert(algorithm, purpose, check, Material::Pin(Arc::new(key)))
+        self.import_symmetric_now(algorithm, purpose, material)
     }
 
     async fn import_rsa_private(
@@ -469,11 +501,12 @@ impl SecurityModule for SoftwareModule {
             _ if Some(material.len()) != algorithm.key_len() => {
                 Err(ModuleError::WrappedKeyIntegrity)
             }
-            _ => self.import_symmetric(algorithm, purpose, &material).await,
+            _ => self.import_symmetric_now(algorithm, purpose, &material),
         }
     }
 
     async fn export_wrapped(&self, key: &KeyRef, kek: &KeyRef) -> Result<Vec<u8>, ModuleError> {
+        self.require_exportable(key)?;
         let wrapped = match self.material(key)? {
             Material::Pin(material) => {
                 let bytes = match material.as_ref() {
@@ -537,7 +570,7 @@ impl SecurityModule for SoftwareModule {
     ) -> Result<EncryptedPinBlock, ModuleError> {
         request.check_formats()?;
         // Both keys are checked before anything is deciphered.
-        let destination = self.pin_key(request.destination, request.format)?;
+        let destination = self.pin_key_for(request.destination, request.format, Mode::Encipher)?;
         let pin = self.open(&request.source, request.pan)?;
         if let Some(policy) = request.policy {
             policy.check(&pin)?;
@@ -546,11 +579,52 @@ impl SecurityModule for SoftwareModule {
             .map_err(ModuleError::KeyMaterial)
     }
 
+    async fn generate_verification_value(
+        &self,
+        request: &GenerateVerificationValue<'_>,
+    ) -> Result<VerificationValue, ModuleError> {
+        self.generate_verification_value_now(request)
+    }
+
+    async fn verify_pin(&self, request: &VerifyPin<'_>) -> Result<PinVerified, ModuleError> {
+        self.verify_pin_now(request)
+    }
+
+    async fn generate_natural_pin(
+        &self,
+        request: &GenerateNaturalPin<'_>,
+    ) -> Result<EncryptedPinBlock, ModuleError> {
+        self.generate_natural_pin_now(request)
+    }
+
+    async fn import_key_block(
+        &self,
+        kbpk: &KeyRef,
+        algorithm: KeyAlgorithm,
+        purpose: KeyPurpose,
+        block: &str,
+    ) -> Result<KeyRef, ModuleError> {
+        self.import_key_block_now(kbpk, algorithm, purpose, block)
+    }
+
+    async fn export_key_block(
+        &self,
+        key: &KeyRef,
+        kbpk: &KeyRef,
+        export: &KeyBlockExport,
+    ) -> Result<String, ModuleError> {
+        self.export_key_block_now(key, kbpk, export)
+    }
+
     async fn destroy(&self, key: &KeyRef) -> Result<(), ModuleError> {
         let mut keys = self.keys.lock().map_err(|_| Self::poisoned())?;
         match keys.get(key.id()) {
             Some((stored, _)) if stored == key => {
                 keys.remove(key.id());
+                self.bindings
+                    .lock()
+                    .map_err(|_| Self::poisoned())?
+                    .remove(key.id());
                 Ok(())
             }
             _ => Err(ModuleError::UnknownKey(key.id().to_owned())),
