@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# Run the independent interop cross-check against a pinblock binary.
+# Run the independent interop cross-checks against a pinblock binary:
+# cross_check.py (PIN blocks and KCVs) and verify_tr31.py (PVV, IBM 3624 and
+# TR-31 key blocks). Both always run; the exit status is non-zero if either fails.
 #
 #   bash tests/interop/run.sh [PATH_TO_PINBLOCK] [cross_check.py options...]
+#
+# Options after the binary go to cross_check.py; verify_tr31.py takes its
+# options from VERIFY_TR31_ARGS (such as "--cases 1000 --seed 7").
 #
 # PATH_TO_PINBLOCK defaults to target/release/pinblock under the repo root;
 # a relative path is taken from the current directory. The venv lives in
@@ -32,4 +37,8 @@ fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
     -r "$root/tests/interop/requirements.txt"
 
-exec "$venv/bin/python" "$root/tests/interop/cross_check.py" --bin "$bin" "$@"
+status=0
+"$venv/bin/python" "$root/tests/interop/cross_check.py" --bin "$bin" "$@" || status=1
+# shellcheck disable=SC2086 # VERIFY_TR31_ARGS is split into options on purpose.
+"$venv/bin/python" "$root/tests/interop/verify_tr31.py" --bin "$bin" ${VERIFY_TR31_ARGS:-} || status=1
+exit "$status"

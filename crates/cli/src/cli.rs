@@ -3,7 +3,7 @@
 //! The PIN, PAN, keys and block are taken as plain `String`s and checked in
 //! [`crate::commands`], never by clap: clap's own messages quote the value
 //! they refuse. Only `--format`, `--from`, `--to`, `--encoding`,
-//! `--padding` and `--bits` are checked here, key files are named by path
+//! `--padding`, `--bits` and `--length` are checked here, key files are named by path
 //! and read in [`crate::keys`], and [`usage_message`] renders every clap
 //! error without the value the user typed.
 
@@ -20,11 +20,13 @@ use pinset_envelope::RsaPadding;
     name = "pinblock",
     version,
     about = "Encode, decode and translate ISO 9564-1 PIN blocks (formats 0 to 4), seal them under RSA, \
-             and print key check values.",
+             print key check values, Visa PVVs and IBM 3624 offsets and natural PINs, and wrap and \
+             unwrap TR-31 key blocks.",
     long_about = None,
     after_help = "Exit status: 0 on success, 1 for bad data (PIN, PAN, hex, key length, a key file that \
-                  cannot be read or is refused, or a block that cannot be decrypted or decoded), 2 for a \
-                  bad command line."
+                  cannot be read or is refused, a verification parameter or TR-31 header that is refused, \
+                  or a PIN block or key block that cannot be decrypted or decoded), 2 for a bad command \
+                  line."
 )]
 pub struct Cli {
     /// What to do.
@@ -45,6 +47,17 @@ pub enum Command {
     Kcv(KcvArgs),
     /// Generate an RSA key pair for sealing PIN blocks: DIR/private.pem, DIR/public.der, DIR/public.pem.
     RsaKeygen(RsaKeygenArgs),
+    /// Print the Visa PIN verification value (PVV) of a PIN.
+    Pvv(PvvArgs),
+    /// Print the IBM 3624 offset of a PIN from the natural PIN.
+    #[command(name = "ibm3624-offset")]
+    Ibm3624Offset(Ibm3624OffsetArgs),
+    /// Print the IBM 3624 natural PIN, or with --offset the customer PIN.
+    #[command(name = "ibm3624-pin")]
+    Ibm3624Pin(Ibm3624PinArgs),
+    /// Wrap a key into, or unwrap it from, a TR-31 key block.
+    #[command(subcommand)]
+    Tr31(Tr31Command),
 }
 
 /// How blocks are written on the command line and on stdout.
@@ -300,6 +313,108 @@ pub struct RsaKeygenArgs {
     pub out: PathBuf,
 }
 
+/// The PIN verification key of `pvv`, `ibm3624-offset` and `ibm3624-pin`.
+#[derive(Args)]
+pub struct PvkArgs {
+    /// PIN verification key: TDES, 16 or 24 bytes in hex
+    #[arg(long, value_name = "HEX")]
+    pub pvk: String,
+}
+
+/// Arguments of `pinblock pvv`.
+#[derive(Args)]
+pub struct PvvArgs {
+    /// The PIN verification key.
+    #[command(flatten)]
+    pub pvk: PvkArgs,
+    /// PIN verification key index, one digit from 0 to 6
+    #[arg(long, value_name = "N")]
+    pub pvki: String,
+    /// The PIN, 4 to 12 digits (its first 4 are used), or `-` to read it from stdin
+    #[arg(long, value_name = "PIN")]
+    pub pin: String,
+    /// Primary account number, 12 to 19 digits
+    #[arg(long, value_name = "PAN")]
+    pub pan: String,
+}
+
+/// The IBM 3624 parameters that `ibm3624-offset` and `ibm3624-pin` share.
+#[derive(Args)]
+pub struct Ibm3624Args {
+    /// The PIN verification key.
+    #[command(flatten)]
+    pub pvk: PvkArgs,
+    /// Decimalisation table: 16 decimal digits, the nth for the hex digit n
+    #[arg(long, value_name = "DIGITS")]
+    pub decimalization_table: String,
+    /// Validation data: 1 to 16 hex characters (usually PAN digits), padded on the right with --pad
+    #[arg(long, value_name = "DATA")]
+    pub validation_data: String,
+    /// The hex character that pads the validation data to 16
+    #[arg(long, value_name = "CHAR", default_value = "F")]
+    pub pad: String,
+}
+
+/// Arguments of `pinblock ibm3624-offset`.
+#[derive(Args)]
+pub struct Ibm3624OffsetArgs {
+    /// The IBM 3624 parameters.
+    #[command(flatten)]
+    pub ibm: Ibm3624Args,
+    /// The PIN, 4 to 12 digits, or `-` to read it from stdin: the offset has one digit per PIN digit
+    #[arg(long, value_name = "PIN")]
+    pub pin: String,
+}
+
+/// Arguments of `pinblock ibm3624-pin`.
+#[derive(Args)]
+pub struct Ibm3624PinArgs {
+    /// The IBM 3624 parameters.
+    #[command(flatten)]
+    pub ibm: Ibm3624Args,
+    /// Length of the natural PIN, 4 to 12 (by default the length of --offset)
+    #[arg(long, value_name = "N", required_unless_present = "offset")]
+    pub length: Option<usize>,
+    /// IBM 3624 offset, 4 to 12 digits: added digit by digit (mod 10) to the natural PIN
+    #[arg(long, value_name = "DIGITS")]
+    pub offset: Option<String>,
+}
+
+/// The subcommands of `pinblock tr31`.
+#[derive(Subcommand)]
+pub enum Tr31Command {
+    /// Wrap a key into a TR-31 key block, version B (TDES KBPK) or D (AES KBPK).
+    Wrap(Tr31WrapArgs),
+    /// Unwrap a TR-31 key block of version A, B, C or D and print the key in hex.
+    Unwrap(Tr31UnwrapArgs),
+}
+
+/// Arguments of `pinblock tr31 wrap`.
+#[derive(Args)]
+pub struct Tr31WrapArgs {
+    /// Key block protection key in hex: TDES (16 or 24 bytes) for version B, AES (16, 24 or 32) for D
+    #[arg(long, value_name = "HEX")]
+    pub kbpk: String,
+    /// The header, such as B0000P0TE00E0000: version, length (filled in), usage, algorithm,
+    /// mode of use, key version, exportability, optional blocks (a padding block is added)
+    #[arg(long, value_name = "HEADER")]
+    pub header: String,
+    /// The key to wrap, in hex
+    #[arg(long, value_name = "HEX")]
+    pub key: String,
+}
+
+/// Arguments of `pinblock tr31 unwrap`.
+#[derive(Args)]
+pub struct Tr31UnwrapArgs {
+    /// Key block protection key in hex: TDES (16 or 24 bytes) for versions A, B and C, AES for D
+    #[arg(long, value_name = "HEX")]
+    pub kbpk: String,
+    /// The key block
+    #[arg(long, value_name = "BLOCK")]
+    pub block: String,
+}
+
 /// Reduces a clap error to one line that quotes no value the user typed.
 ///
 /// Argument names in the message come from the definitions above (such as
@@ -361,9 +476,15 @@ pub fn usage_message(err: &clap::Error) -> String {
         ErrorKind::InvalidSubcommand
         | ErrorKind::MissingSubcommand
         | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let path = command_path(err);
+            let help = if path.is_empty() {
+                help.to_owned()
+            } else {
+                format!("see 'pinblock {} --help'", path.join(" "))
+            };
             format!(
                 "expected a subcommand: {} ({help})",
-                or_list(&subcommands())
+                or_list(&subcommands(&path))
             )
         }
         ErrorKind::InvalidUtf8 => "arguments must be valid UTF-8".to_owned(),
@@ -387,9 +508,42 @@ fn flag_name(token: &str) -> Option<&str> {
     (long || short).then_some(name)
 }
 
-/// The names of the subcommands, for messages.
-fn subcommands() -> Vec<String> {
-    Cli::command()
+/// The subcommand (such as `["tr31"]`) whose own subcommand is missing or
+/// unknown, read from the usage line clap gives (`Usage: pinblock tr31
+/// <COMMAND>`); empty for the top level. The usage line comes from the
+/// definitions, never from what the user typed.
+fn command_path(err: &clap::Error) -> Vec<String> {
+    let text = match err.get(ContextKind::Usage) {
+        Some(ContextValue::StyledStr(usage)) => usage.to_string(),
+        // A missing subcommand shows the command's help, usage line included.
+        _ => err.render().to_string(),
+    };
+    let words = text
+        .lines()
+        .find_map(|line| line.trim_start().strip_prefix("Usage: pinblock "))
+        .unwrap_or_default();
+    let mut command = Cli::command();
+    let mut path = Vec::new();
+    for word in words.split_whitespace() {
+        let Some(sub) = command.find_subcommand(word).cloned() else {
+            break;
+        };
+        path.push(word.to_owned());
+        command = sub;
+    }
+    path
+}
+
+/// The names of the subcommands of the command at `path`, for messages.
+fn subcommands(path: &[String]) -> Vec<String> {
+    let mut command = Cli::command();
+    for name in path {
+        match command.find_subcommand(name) {
+            Some(sub) => command = sub.clone(),
+            None => break,
+        }
+    }
+    command
         .get_subcommands()
         .map(|c| c.get_name().to_owned())
         .filter(|name| name != "help")
@@ -493,9 +647,90 @@ mod tests {
 
     #[test]
     fn missing_or_unknown_subcommand() {
-        let want = "expected a subcommand: encode, decode, translate, kcv or rsa-keygen (see 'pinblock --help')";
+        let want = "expected a subcommand: encode, decode, translate, kcv, rsa-keygen, pvv, ibm3624-offset, ibm3624-pin or tr31 (see 'pinblock --help')";
         assert_eq!(message(&[]), want);
         assert_eq!(message(&["5141576351968605"]), want);
+        let want = "expected a subcommand: wrap or unwrap (see 'pinblock tr31 --help')";
+        assert_eq!(message(&["tr31"]), want);
+        let m = message(&["tr31", "88E1AB2A2E3DD38C"]);
+        assert_eq!(m, want);
+    }
+
+    #[test]
+    fn secrets_of_the_new_commands_are_not_echoed() {
+        let pvk = "0123456789ABCDEFFEDCBA9876543210";
+        for args in [
+            &["pvv", "--pvk", pvk, "--pvki", "1", "--pin", "4524", "--pan"][..],
+            &[
+                "pvv",
+                "--pvk",
+                pvk,
+                "--pvki",
+                "1",
+                "--pin",
+                "4524",
+                "--pan",
+                "1122334455667788",
+                "--pan",
+                "1122334455667788",
+            ],
+            &[
+                "pvv",
+                "--pvk",
+                pvk,
+                "--pvki",
+                "1",
+                "--pin",
+                "4524",
+                "1122334455667788",
+            ],
+            &[
+                "ibm3624-pin",
+                "--pvk",
+                pvk,
+                "--decimalization-table",
+                "1234567890123456",
+                "--validation-data",
+                "1122334455667788",
+                "--length",
+                "4524x",
+            ],
+            &[
+                "tr31",
+                "unwrap",
+                "--kbpk",
+                pvk,
+                "--blok",
+                "B0080P0TE00E0000",
+            ],
+            &[
+                "tr31",
+                "wrap",
+                "--kbpk",
+                pvk,
+                "--header",
+                "B0000P0TE00E0000",
+                "--key=3F419E1CB7079442",
+                "--key=3F419E1CB7079442",
+            ],
+        ] {
+            let m = message(args);
+            for secret in [pvk, "4524", "1122334455667788", "3F419E1CB7079442", "B0080"] {
+                assert!(!m.contains(secret), "{args:?}: {m}");
+            }
+        }
+        assert_eq!(
+            message(&[
+                "ibm3624-pin",
+                "--pvk",
+                pvk,
+                "--decimalization-table",
+                "1234567890123456",
+                "--validation-data",
+                "1122334455667788"
+            ]),
+            "missing required argument: --length <N> (see 'pinblock --help')"
+        );
     }
 
     #[test]

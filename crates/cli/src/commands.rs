@@ -1,4 +1,7 @@
-//! The five commands. Each returns the one line to print, or a [`CliError`].
+//! The PIN block, KCV and RSA commands, and the dispatch of every command
+//! (the PIN verification values are in [`crate::verification`], the TR-31
+//! key blocks in [`crate::key_block`]). Each returns the one line to print,
+//! or a [`CliError`].
 //!
 //! Checks run in a fixed order: the translation rule and which keys are
 //! given, `--pan` presence, then for each side the key kind against the
@@ -17,15 +20,17 @@ use pinset_envelope::rsa::{MAX_RSA_BITS, MIN_RSA_BITS};
 use zeroize::Zeroizing;
 
 use crate::cli::{
-    Command, DecodeArgs, EncodeArgs, KcvArgs, PinKeyArgs, ProviderArgs, RsaKeygenArgs,
+    Command, DecodeArgs, EncodeArgs, KcvArgs, PinKeyArgs, ProviderArgs, RsaKeygenArgs, Tr31Command,
     TranslateArgs,
 };
 use crate::error::CliError;
 use crate::keys::{Envelope, KeyFlags, KeySource};
 use crate::provider::{Module, ModuleKey};
+use crate::{key_block, verification};
 use pinset_envelope::RsaPadding;
 
-/// Runs `command`. `stdin` is read only by `encode --pin -`.
+/// Runs `command`. `stdin` is read only by `--pin -` (`encode`, `pvv`,
+/// `ibm3624-offset`).
 pub fn run(command: &Command, stdin: &mut dyn Read) -> Result<String, CliError> {
     match command {
         Command::Encode(args) => encode(args, stdin, &mut system_rng()?),
@@ -33,6 +38,11 @@ pub fn run(command: &Command, stdin: &mut dyn Read) -> Result<String, CliError> 
         Command::Translate(args) => translate(args, &mut system_rng()?),
         Command::Kcv(args) => kcv(args),
         Command::RsaKeygen(args) => rsa_keygen(args, &mut system_rng()?),
+        Command::Pvv(args) => verification::pvv(args, stdin),
+        Command::Ibm3624Offset(args) => verification::ibm3624_offset_command(args, stdin),
+        Command::Ibm3624Pin(args) => verification::ibm3624_pin(args),
+        Command::Tr31(Tr31Command::Wrap(args)) => key_block::wrap(args, &mut system_rng()?),
+        Command::Tr31(Tr31Command::Unwrap(args)) => key_block::unwrap(args),
     }
 }
 
@@ -382,7 +392,7 @@ fn read_pan(text: Option<&str>) -> Result<Option<Pan>, CliError> {
 /// From stdin, one trailing `\n` or `\r\n` is dropped and nothing else is
 /// trimmed. At most a few bytes more than the longest PIN are read: more is
 /// refused as too long without reading the rest.
-fn read_pin(arg: &str, stdin: &mut dyn Read) -> Result<Pin, CliError> {
+pub(crate) fn read_pin(arg: &str, stdin: &mut dyn Read) -> Result<Pin, CliError> {
     if arg != "-" {
         return Pin::new(arg).map_err(CliError::Pin);
     }

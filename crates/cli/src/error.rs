@@ -172,6 +172,66 @@ pub enum CliError {
     #[error("the system random number generator failed: {0}")]
     Random(getrandom::Error),
 
+    /// A PIN verification parameter (PVKI, decimalisation table, validation
+    /// data, offset, length) or the PVK was refused by `pinset-verify`; its
+    /// messages name the rule, never the value.
+    #[error("{flag}: {source}")]
+    Verify {
+        /// The flag whose value was refused.
+        flag: &'static str,
+        /// What is wrong.
+        source: pinset_verify::Error,
+    },
+
+    /// `--pad` is not one hex character.
+    #[error("--pad must be one hex character (0-9, A-F)")]
+    Pad,
+
+    /// `ibm3624-pin` was given a `--length` that `--offset` contradicts.
+    #[error("--offset has {offset} digits but --length is {length}: they must agree")]
+    OffsetLength {
+        /// Digits in `--offset`.
+        offset: usize,
+        /// The `--length` given.
+        length: usize,
+    },
+
+    /// A KBPK of a length no key block version takes (or, for `tr31 wrap`,
+    /// not the one the header's version takes).
+    #[error("--kbpk: {expected}, got {found} bytes")]
+    KbpkLength {
+        /// The lengths allowed, as a phrase.
+        expected: &'static str,
+        /// The length received.
+        found: usize,
+    },
+
+    /// The KBPK was refused by `pinset-tr31` (single DES in disguise).
+    #[error("--kbpk: {0}")]
+    Kbpk(pinset_tr31::KbpkError),
+
+    /// `tr31 wrap` was asked for version A or C.
+    #[error(
+        "--header: TR-31 version {0} is deprecated and unwrap-only: wrap with version B (TDES KBPK) or D (AES KBPK)"
+    )]
+    WrapVersion(char),
+
+    /// `tr31 wrap` refused its header or key; the reason names a field or
+    /// a rule, never a value.
+    #[error("{flag}: {reason}")]
+    Wrap {
+        /// `--header` or `--key`.
+        flag: &'static str,
+        /// Why.
+        reason: pinset_tr31::Reason,
+    },
+
+    /// The key block could not be unwrapped. One message whatever the cause
+    /// (wrong KBPK, altered header, key data or MAC, bad length or
+    /// syntax), so the tool is no oracle.
+    #[error("the key block could not be unwrapped: wrong KBPK, or not a valid TR-31 key block")]
+    KeyBlock,
+
     /// The security module refused or failed. The message is the module's,
     /// which never holds key material or a PIN.
     #[error("{message}")]
@@ -194,7 +254,9 @@ impl CliError {
             | CliError::KeyFormatMismatch { .. }
             | CliError::RsaFormat { .. }
             | CliError::TranslateKeys
-            | CliError::Translation { .. } => EXIT_USAGE,
+            | CliError::Translation { .. }
+            | CliError::OffsetLength { .. }
+            | CliError::WrapVersion(_) => EXIT_USAGE,
             CliError::Module { usage: true, .. } => EXIT_USAGE,
             CliError::Module { usage: false, .. } => EXIT_DATA,
             CliError::Pin(_)
@@ -212,7 +274,13 @@ impl CliError {
             | CliError::Seal(_)
             | CliError::Stdin(_)
             | CliError::Stdout(_)
-            | CliError::Random(_) => EXIT_DATA,
+            | CliError::Random(_)
+            | CliError::Verify { .. }
+            | CliError::Pad
+            | CliError::KbpkLength { .. }
+            | CliError::Kbpk(_)
+            | CliError::Wrap { .. }
+            | CliError::KeyBlock => EXIT_DATA,
         }
     }
 }

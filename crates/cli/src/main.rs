@@ -1,9 +1,10 @@
-//! `pinblock`: encode, decode and translate ISO 9564-1 PIN blocks, and print
-//! key check values, from the command line. See the crate README.
+//! `pinblock`: encode, decode and translate ISO 9564-1 PIN blocks, print key
+//! check values, Visa PVVs and IBM 3624 offsets and natural PINs, and wrap
+//! and unwrap TR-31 key blocks, from the command line. See the crate README.
 //!
 //! Output is one line on stdout. An error is one line on stderr, with exit
 //! status 2 for a bad command line and 1 for bad data; it never quotes the
-//! PIN, the PAN, a key or a block.
+//! PIN, the PAN, a key, a key block or a verification value.
 
 #![forbid(unsafe_code)]
 #![cfg_attr(
@@ -15,8 +16,10 @@ mod cli;
 mod codec;
 mod commands;
 mod error;
+mod key_block;
 mod keys;
 mod provider;
+mod verification;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
