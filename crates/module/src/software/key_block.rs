@@ -3,7 +3,6 @@
 //! the block said of it (mode of use, exportability), and every operation
 //! checks it, as an HSM does.
 
-use pinset_envelope::PinKey;
 use pinset_tr31::{Exportability, Kbpk, ModeOfUse, Version};
 
 use super::SoftwareModule;
@@ -89,10 +88,10 @@ impl SoftwareModule {
         handle.require_purpose(KeyPurpose::KeyBlockProtection)?;
         self.require_mode(handle, mode)?;
         let material = self.material(handle)?;
-        let kbpk = match material.as_pin_key().map(AsRef::as_ref) {
-            Some(PinKey::Tdes(key)) => Kbpk::tdes(key.expose_bytes()),
-            Some(PinKey::Aes(key)) => Kbpk::aes(key.expose_bytes()),
-            None => {
+        let kbpk = match (handle.algorithm().is_aes(), material.symmetric_bytes()) {
+            (false, Some(bytes)) => Kbpk::tdes(bytes),
+            (true, Some(bytes)) => Kbpk::aes(bytes),
+            (_, None) => {
                 return Err(ModuleError::WrongAlgorithm {
                     algorithm: handle.algorithm(),
                     what: "protect key blocks (TDES or AES only)",
@@ -145,16 +144,12 @@ impl SoftwareModule {
         let protection = self.kbpk(kbpk, Mode::Encipher)?;
         self.require_exportable(key)?;
         let material = self.material(key)?;
-        let bytes = match material.as_pin_key().map(AsRef::as_ref) {
-            Some(PinKey::Tdes(k)) => k.expose_bytes(),
-            Some(PinKey::Aes(k)) => k.expose_bytes(),
-            None => {
-                return Err(ModuleError::WrongAlgorithm {
-                    algorithm: key.algorithm(),
-                    what: "travel in a TR-31 key block (symmetric keys only)",
-                });
-            }
-        };
+        let bytes = material
+            .symmetric_bytes()
+            .ok_or(ModuleError::WrongAlgorithm {
+                algorithm: key.algorithm(),
+                what: "travel in a TR-31 key block (symmetric keys only)",
+            })?;
         self.with_rng(|rng| pinset_tr31::wrap(&protection, &header, bytes, rng))?
             .map_err(ModuleError::KeyBlock)
     }

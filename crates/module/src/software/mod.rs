@@ -13,6 +13,7 @@ use chacha20::ChaCha20Rng;
 use pinset_block::{Format, Pan, Pin};
 use pinset_envelope::rsa::{self, RsaDecryptor, RsaPrivateKey};
 use pinset_envelope::{AesKey, EncryptedPinBlock, PinKey, RsaPadding, RsaPublicKey, TdesKey};
+use pinset_verify::PinVerificationKey;
 use rand_core::{Rng, SeedableRng, TryRng};
 use zeroize::Zeroizing;
 
@@ -37,15 +38,26 @@ const NAME: &str = "software";
 #[derive(Clone)]
 enum Material {
     Pin(Arc<PinKey>),
+    /// A PIN verification key: the key, and its TDES schedule built once.
+    Verification(Arc<PinKey>, Arc<PinVerificationKey>),
     Rsa(Arc<dyn SoftRsa>),
 }
 
 impl Material {
+    /// The symmetric key, whatever it is for.
     fn as_pin_key(&self) -> Option<&Arc<PinKey>> {
         match self {
-            Material::Pin(key) => Some(key),
+            Material::Pin(key) | Material::Verification(key, _) => Some(key),
             Material::Rsa(_) => None,
         }
+    }
+
+    /// A symmetric key's bytes, to wrap it for export.
+    fn symmetric_bytes(&self) -> Option<&[u8]> {
+        self.as_pin_key().map(|key| match key.as_ref() {
+            PinKey::Tdes(k) => k.expose_bytes(),
+            PinKey::Aes(k) => k.expose_bytes(),
+        })
     }
 }
 
@@ -354,7 +366,8 @@ impl SoftwareModule {
         handle.require_pin_key_for(format)?;
         match self.material(handle)? {
             Material::Pin(key) => Ok(key),
-            Material::Rsa(_) => Err(ModuleError::WrongAlgorithm {
+            // The purpose check above keeps verification keys out.
+            Material::Verification(..) | Material::Rsa(_) => Err(ModuleError::WrongAlgorithm {
                 algorithm: handle.algorithm(),
                 what: "carry a symmetric PIN block",
             }),
@@ -364,7 +377,7 @@ impl SoftwareModule {
     fn rsa_key(&self, handle: &KeyRef) -> Result<Arc<dyn SoftRsa>, ModuleError> {
         match self.material(handle)? {
             Material::Rsa(key) => Ok(key),
-            Material::Pin(_) => Err(ModuleError::WrongAlgorithm {
+            Material::Pin(_) | Material::Verification(..) => Err(ModuleError::WrongAlgorithm {
                 algorithm: handle.algorithm(),
                 what: "decrypt an RSA cryptogram",
             }),
@@ -392,7 +405,18 @@ impl SoftwareModule {
             PinKey::from(TdesKey::new(material).map_err(ModuleError::KeyMaterial)?)
         };
         let check = KeyCheck::Kcv(key.kcv());
-        self.insert(algorithm, purpose, check, Material::Pin(Arc::new(key)))
+        let material = match (purpose, &key) {
+            (
+                KeyPurpose::PinVerificationVisa | KeyPurpose::PinVerificationIbm3624,
+                PinKey::Tdes(tdes),
+            ) => {
+                let pvk = PinVerificationKey::new(tdes.expose_bytes())
+                    .map_err(ModuleError::Verification)?;
+                Material::Verification(Arc::new(key), Arc::new(pvk))
+            }
+            _ => Material::Pin(Arc::new(key)),
+        };
+        self.insert(algorithm, purpose, check, material)
     }
 
     /// AES key wrap with padding under the key-encryption key `kek`.
@@ -507,18 +531,14 @@ impl SecurityModule for SoftwareModule {
 
     async fn export_wrapped(&self, key: &KeyRef, kek: &KeyRef) -> Result<Vec<u8>, ModuleError> {
         self.require_exportable(key)?;
-        let wrapped = match self.material(key)? {
-            Material::Pin(material) => {
-                let bytes = match material.as_ref() {
-                    PinKey::Tdes(k) => k.expose_bytes(),
-                    PinKey::Aes(k) => k.expose_bytes(),
-                };
-                self.kwp(kek, bytes, true)?
-            }
-            Material::Rsa(private) => {
+        let material = self.material(key)?;
+        let wrapped = match (&material, material.symmetric_bytes()) {
+            (_, Some(bytes)) => self.kwp(kek, bytes, true)?,
+            (Material::Rsa(private), None) => {
                 let der = private.pkcs8().map_err(ModuleError::KeyMaterial)?;
                 self.kwp(kek, &der, true)?
             }
+            (_, None) => return Err(ModuleError::UnknownKey(key.id().to_owned())),
         };
         Ok(wrapped.to_vec())
     }

@@ -2,7 +2,9 @@
 //! only in zeroizing types inside these calls.
 
 use pinset_block::Format;
-use pinset_envelope::{EncryptedPinBlock, PinKey};
+use std::sync::Arc;
+
+use pinset_envelope::EncryptedPinBlock;
 use pinset_verify::{
     PinVerificationKey, VerificationMethod, VerificationValue, ibm3624_natural_pin,
 };
@@ -20,17 +22,12 @@ impl SoftwareModule {
         handle: &KeyRef,
         purpose: KeyPurpose,
         mode: Mode,
-    ) -> Result<PinVerificationKey, ModuleError> {
+    ) -> Result<Arc<PinVerificationKey>, ModuleError> {
         handle.require_purpose(purpose)?;
         self.require_mode(handle, mode)?;
         match self.material(handle)? {
-            Material::Pin(key) => match key.as_ref() {
-                PinKey::Tdes(tdes) => {
-                    PinVerificationKey::new(tdes.expose_bytes()).map_err(ModuleError::Verification)
-                }
-                PinKey::Aes(_) => Err(wrong_pvk_algorithm(handle)),
-            },
-            Material::Rsa(_) => Err(wrong_pvk_algorithm(handle)),
+            Material::Verification(_, pvk) => Ok(pvk),
+            Material::Pin(_) | Material::Rsa(_) => Err(wrong_pvk_algorithm(handle)),
         }
     }
 
