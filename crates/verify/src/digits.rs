@@ -49,3 +49,42 @@ impl subtle::ConstantTimeEq for Digits {
         self.digits.ct_eq(&other.digits) & self.len.ct_eq(&other.len)
     }
 }
+
+/// A verification value over [`Digits`]: `expose_str`, constant-time
+/// equality and a redacted `Debug`, alike for every kind of value.
+macro_rules! secret_digits {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone)]
+        pub struct $name(crate::digits::Digits);
+
+        impl $name {
+            /// The digits, for the CMS record. Handle with care.
+            pub fn expose_str(&self) -> &str {
+                self.0.as_str()
+            }
+        }
+
+        impl subtle::ConstantTimeEq for $name {
+            fn ct_eq(&self, other: &Self) -> subtle::Choice {
+                self.0.ct_eq(&other.0)
+            }
+        }
+
+        impl PartialEq for $name {
+            fn eq(&self, other: &Self) -> bool {
+                subtle::ConstantTimeEq::ct_eq(self, other).into()
+            }
+        }
+
+        impl Eq for $name {}
+
+        impl core::fmt::Debug for $name {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str(concat!(stringify!($name), "(<redacted>)"))
+            }
+        }
+    };
+}
+
+pub(crate) use secret_digits;

@@ -8,9 +8,9 @@
 use core::fmt;
 
 use pinset_block::{MAX_PIN_LEN, MIN_PIN_LEN, Pan, Pin};
-use subtle::{Choice, ConstantTimeEq};
+use subtle::ConstantTimeEq;
 
-use crate::digits::Digits;
+use crate::digits::{Digits, secret_digits};
 use crate::{Error, PinVerificationKey};
 
 /// Maps each hex digit of the enciphered validation data to a decimal
@@ -109,12 +109,13 @@ impl fmt::Debug for ValidationData {
     }
 }
 
-/// An IBM 3624 PIN offset: 4 to 12 decimal digits, one per PIN digit.
-///
-/// With the PVK it gives the PIN back, so it is kept like a secret:
-/// `Debug` is redacted, equality is constant-time, zeroized on drop.
-#[derive(Clone)]
-pub struct Ibm3624Offset(Digits);
+secret_digits!(
+    /// An IBM 3624 PIN offset: 4 to 12 decimal digits, one per PIN digit.
+    ///
+    /// With the PVK it gives the PIN back, so it is kept like a secret:
+    /// `Debug` is redacted, equality is constant-time, zeroized on drop.
+    Ibm3624Offset
+);
 
 impl Ibm3624Offset {
     /// Parses 4 to 12 decimal digits, as a CMS stores them.
@@ -128,35 +129,10 @@ impl Ibm3624Offset {
             .ok_or(Error::Offset)
     }
 
-    /// The digits, for the CMS record.
-    pub fn expose_str(&self) -> &str {
-        self.0.as_str()
-    }
-
     /// The number of digits, which is the PIN length checked.
     #[allow(clippy::len_without_is_empty)] // an offset is never empty
     pub fn len(&self) -> usize {
         self.0.len()
-    }
-}
-
-impl ConstantTimeEq for Ibm3624Offset {
-    fn ct_eq(&self, other: &Self) -> Choice {
-        self.0.ct_eq(&other.0)
-    }
-}
-
-impl PartialEq for Ibm3624Offset {
-    fn eq(&self, other: &Self) -> bool {
-        self.ct_eq(other).into()
-    }
-}
-
-impl Eq for Ibm3624Offset {}
-
-impl fmt::Debug for Ibm3624Offset {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Ibm3624Offset(<redacted>)")
     }
 }
 

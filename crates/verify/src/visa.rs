@@ -7,9 +7,8 @@
 use core::fmt;
 
 use pinset_block::{Pan, Pin};
-use subtle::{Choice, ConstantTimeEq};
 
-use crate::digits::Digits;
+use crate::digits::{Digits, secret_digits};
 use crate::{Error, PinVerificationKey};
 
 /// The PIN verification key index: which of the issuer's PVKs (1 to 6; 0
@@ -55,13 +54,15 @@ impl fmt::Display for Pvki {
     }
 }
 
-/// A Visa PVV: 4 decimal digits.
-///
-/// With the PVK, a PVV narrows the PIN to a few candidates, so it is kept
-/// like a secret: `Debug` is redacted, equality is constant-time, and it
-/// zeroizes on drop. [`Pvv::expose_str`] gives the digits for the CMS.
-#[derive(Clone)]
-pub struct Pvv(Digits);
+secret_digits!(
+    /// A Visa PVV: 4 decimal digits.
+    ///
+    /// With the PVK, a PVV narrows the PIN to a few candidates, so it is
+    /// kept like a secret: `Debug` is redacted, equality is constant-time,
+    /// and it zeroizes on drop. [`Pvv::expose_str`] gives the digits for
+    /// the CMS.
+    Pvv
+);
 
 impl Pvv {
     /// Parses 4 decimal digits, as a CMS stores them.
@@ -71,31 +72,6 @@ impl Pvv {
     /// [`Error::Pvv`] for anything else.
     pub fn parse(text: &str) -> Result<Self, Error> {
         Digits::parse(text, 4, 4).map(Pvv).ok_or(Error::Pvv)
-    }
-
-    /// The four digits, for the CMS record.
-    pub fn expose_str(&self) -> &str {
-        self.0.as_str()
-    }
-}
-
-impl ConstantTimeEq for Pvv {
-    fn ct_eq(&self, other: &Self) -> Choice {
-        self.0.ct_eq(&other.0)
-    }
-}
-
-impl PartialEq for Pvv {
-    fn eq(&self, other: &Self) -> bool {
-        self.ct_eq(other).into()
-    }
-}
-
-impl Eq for Pvv {}
-
-impl fmt::Debug for Pvv {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Pvv(<redacted>)")
     }
 }
 
