@@ -111,6 +111,7 @@ fn in_module(c: &mut Criterion) {
     for (name, method) in methods() {
         let purpose = pinset::module::verification_purpose(&method);
         let pvk = import(&module, KeyAlgorithm::Tdes2, purpose, PVK);
+        pollster::block_on(module.bind_verification_method(&pvk, &method)).unwrap();
         let generate = GenerateVerificationValue {
             source,
             pan: &pan,

@@ -139,8 +139,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     let method = VerificationMethod::VisaPvv {
         pvki: Pvki::new(1)?,
     };
-    let issuer =
-        Issuer::new(cms, module, zone, zpk_index)?.with_verification(pvk.clone(), method)?;
+    let issuer = pollster::block_on(
+        Issuer::new(cms, module, zone, zpk_index)?.with_verification(pvk.clone(), method),
+    )?;
     let ring = RsaKeyRing::new();
     let key = pollster::block_on(NewKey::generate(
         issuer.module(),

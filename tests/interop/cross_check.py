@@ -388,23 +388,40 @@ def rand_pan(rng: random.Random, length: int, luhn: bool) -> str:
     return body + str((int(good) + 1 + rng.randrange(9)) % 10)
 
 
-def rand_tdes_key(rng: random.Random, n: int) -> bytes:
-    while True:
-        key = psec.des.adjust_key_parity(rng.randbytes(n))
-        halves = [key[i:i + 8] for i in range(0, n, 8)]
-        if halves[0] != halves[1] and halves[-1] != halves[-2]:  # not degenerate single DES
-            return key
+def tdes_parts(key) -> list:
+    """The 8-byte parts of a TDES key (bytes, or a hex string), as integers
+    with the parity bits cleared."""
+    if isinstance(key, str):
+        return [int(key[i:i + 16], 16) & ~0x0101010101010101 for i in range(0, len(key), 16)]
+    return [int.from_bytes(key[i:i + 8], "big") & ~0x0101010101010101 for i in range(0, len(key), 8)]
 
 
-def is_single_des(key_hex: str) -> bool:
-    """K1 = K2, or K2 = K3 in a 3-key key, ignoring parity bits: TDES that
-    enciphers as single DES, which PCI PIN forbids and pinset refuses."""
-    parts = [int(key_hex[i:i + 16], 16) & ~0x0101010101010101 for i in range(0, len(key_hex), 16)]
+def is_single_des(key) -> bool:
+    """K1 = K2, or K2 = K3 in a 3-key key (bytes, or a hex string), ignoring
+    parity bits: TDES that enciphers as single DES, which PCI PIN forbids and
+    pinset refuses."""
+    parts = tdes_parts(key)
     return parts[0] == parts[1] or (len(parts) == 3 and parts[1] == parts[2])
 
 
-def rand_aes_key(rng: random.Random, n: int) -> bytes:
-    return rng.randbytes(n)
+def rand_tdes_key(rng: random.Random, n: int, parity: bool = True, refuse=()) -> bytes:
+    """A random TDES key of `n` bytes that is not single DES in disguise and
+    has no part (parity bits cleared) in `refuse`; with odd parity unless
+    `parity` is false."""
+    while True:
+        key = rng.randbytes(n)
+        if parity:
+            key = psec.des.adjust_key_parity(key)
+        if not is_single_des(key) and not any(p in refuse for p in tdes_parts(key)):
+            return key
+
+
+def rand_aes_key(rng: random.Random, n: int, nonzero: bool = False) -> bytes:
+    """A random AES key of `n` bytes; never all zero if `nonzero`."""
+    while True:
+        key = rng.randbytes(n)
+        if not nonzero or any(key):
+            return key
 
 
 def h(b: bytes) -> str:
@@ -575,10 +592,12 @@ def out_line(r: Result, kind: str):
     raise ValueError(kind)
 
 
-def leaked(err: str, secret: str) -> bool:
+def leaked(err: str, secret: str, whole_below: int = 4) -> bool:
+    """Whether stderr quotes `secret` (case-insensitive; ASCII digit strings
+    shorter than `whole_below` only as a whole number)."""
     if not secret:
         return False
-    if secret.isascii() and secret.isdigit() and len(secret) < 4:
+    if secret.isascii() and secret.isdigit() and len(secret) < whole_below:
         return re.search(rf"(?<![0-9]){re.escape(secret)}(?![0-9])", err) is not None
     return secret.upper() in err.upper()
 
@@ -1029,6 +1048,62 @@ def run_case(binary: str, case: Case, timeout: float) -> Result:
     return Result(p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace"), cmd)
 
 
+def add_run_args(ap: argparse.ArgumentParser, show: int) -> None:
+    """The options of a CLI run shared by the interop harnesses."""
+    ap.add_argument("--jobs", type=int, default=max(1, min(4, os.cpu_count() or 1)),
+                    help="CLI processes run in parallel (results do not depend on it)")
+    ap.add_argument("--timeout", type=float, default=20.0, help="seconds per CLI call")
+    ap.add_argument("--show", type=int, default=show, help=f"failing cases printed in full (default {show})")
+    ap.add_argument("--verbose", action="store_true", help="print pass/fail counts for every case name")
+
+
+def find_binary(name: str, tally: Tally) -> Optional[str]:
+    """The executable `name` (a path, or a name looked up on PATH); None, with a
+    failed "setup" check recorded, when there is none."""
+    binary = str(Path(name).resolve()) if os.sep in name else (shutil.which(name) or name)
+    if not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
+        tally.record("setup", [f"binary {name} not found or not executable"])
+        return None
+    return binary
+
+
+def run_cases(binary: str, cases: list, jobs: int, timeout: float, tally: Tally) -> list:
+    """Runs every case (`jobs` at a time), records its verdict in `tally` in
+    case order, and returns the results in that order."""
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        results = list(pool.map(lambda c: run_case(binary, c, timeout), cases))
+    for case, res in zip(cases, results):
+        try:
+            probs = case.verify(res)
+        except Exception as e:  # a verifier bug must not hide other results
+            probs = [f"verifier raised {type(e).__name__}: {e}"]
+        tally.record(case.name, probs, res.cmd)
+    return results
+
+
+def report(tally: Tally, label: str, show: int, verbose: bool) -> int:
+    """Prints the counts (every case name's if `verbose`), the failing names and
+    the first `show` failures, then `label: N passed, M failed`; returns the
+    exit status."""
+    if verbose:
+        for n, (ok, bad) in sorted(tally.by_name.items()):
+            print(f"  {n}: {ok} passed, {bad} failed")
+    if tally.failures:
+        groups = {n: s for n, s in sorted(tally.by_name.items()) if s[1]}
+        print(f"{label}: FAILED cases by name ({len(groups)} names):")
+        for n, (ok, bad) in groups.items():
+            print(f"  {n}: {bad} failed, {ok} passed")
+        print(f"{label}: failures:")
+        for name, why, cmd in tally.failures[:show]:
+            print(f"FAIL {name}: {why}")
+            if cmd:
+                print(f"     $ {cmd}")
+        if len(tally.failures) > show:
+            print(f"... {len(tally.failures) - show} more failures not shown (--show N)")
+    print(f"{label}: {tally.passed} passed, {tally.failed} failed")
+    return 1 if tally.failed else 0
+
+
 def aggregate_checks(tally: Tally, agg: Aggregate) -> None:
     """Random fill really is random: every allowed nibble value shows up, and
     eight encodings of the same PIN/PAN/key differ."""
@@ -1057,11 +1132,7 @@ def main(argv=None) -> int:
     ap.add_argument("--self-test", action="store_true", help="check only the independent side; no binary")
     ap.add_argument("--vectors", type=Path, default=DEFAULT_VECTORS,
                     help="optional shared vector JSON (default ../shared/vectors/iso9564.json beside the repo)")
-    ap.add_argument("--jobs", type=int, default=max(1, min(4, os.cpu_count() or 1)),
-                    help="CLI processes run in parallel (results do not depend on it)")
-    ap.add_argument("--timeout", type=float, default=20.0, help="seconds per CLI call")
-    ap.add_argument("--show", type=int, default=200, help="failing cases printed in full (default 200)")
-    ap.add_argument("--verbose", action="store_true", help="print pass/fail counts for every case name")
+    add_run_args(ap, show=200)
     args = ap.parse_args(argv)
 
     started = time.monotonic()
@@ -1077,42 +1148,17 @@ def main(argv=None) -> int:
         if tally.failed:
             print("interop: independent side is broken; not running the CLI checks")
         else:
-            binary = str(Path(args.bin).resolve()) if os.sep in args.bin else (shutil.which(args.bin) or args.bin)
-            if not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
-                tally.record("setup", [f"binary {args.bin} not found or not executable"])
-            else:
+            binary = find_binary(args.bin, tally)
+            if binary is not None:
                 agg = Aggregate()
                 cases = gen_fixed(rng, vectors, agg)
                 for i in range(args.iterations):
                     cases += gen_iteration(i, rng, agg)
-                with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-                    results = list(pool.map(lambda c: run_case(binary, c, args.timeout), cases))
-                for case, res in zip(cases, results):
-                    try:
-                        probs = case.verify(res)
-                    except Exception as e:  # a verifier bug must not hide other results
-                        probs = [f"verifier raised {type(e).__name__}: {e}"]
-                    tally.record(case.name, probs, res.cmd)
+                run_cases(binary, cases, args.jobs, args.timeout, tally)
                 aggregate_checks(tally, agg)
                 print(f"interop: {len(cases)} CLI runs in {time.monotonic() - started:.1f}s")
 
-    if args.verbose:
-        for n, (ok, bad) in sorted(tally.by_name.items()):
-            print(f"  {n}: {ok} passed, {bad} failed")
-    if tally.failures:
-        groups = {n: s for n, s in sorted(tally.by_name.items()) if s[1]}
-        print(f"interop: FAILED cases by name ({len(groups)} names):")
-        for n, (ok, bad) in groups.items():
-            print(f"  {n}: {bad} failed, {ok} passed")
-        print("interop: failures:")
-        for name, why, cmd in tally.failures[:args.show]:
-            print(f"FAIL {name}: {why}")
-            if cmd:
-                print(f"     $ {cmd}")
-        if len(tally.failures) > args.show:
-            print(f"... {len(tally.failures) - args.show} more failures not shown (--show N)")
-    print(f"interop: {tally.passed} passed, {tally.failed} failed")
-    return 1 if tally.failed else 0
+    return report(tally, "interop", args.show, args.verbose)
 
 
 if __name__ == "__main__":

@@ -45,17 +45,11 @@ is non-zero when M > 0.
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import re
-import shlex
-import shutil
-import subprocess
 import sys
 import time
 import warnings
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -77,7 +71,14 @@ SCRIPT_DIR = Path(__file__).resolve().parent
 REPO_ROOT = SCRIPT_DIR.parent.parent
 DEFAULT_BIN = REPO_ROOT / "target" / "release" / "pinblock"
 
-HEX = "0123456789ABCDEF"
+# Random values, cases, running and the report are cross_check.py's.
+sys.path.insert(0, str(SCRIPT_DIR))
+from cross_check import (  # noqa: E402
+    HEX, Case, Result, Tally, add_run_args, find_binary, h, leaked, rand_aes_key, rand_digits,
+    report, run_cases,
+)
+from cross_check import rand_tdes_key as _rand_tdes_key  # noqa: E402
+
 REFUSED = "pinblock: error: the key block could not be unwrapped: wrong KBPK, or not a valid TR-31 key block"
 
 # --------------------------------------------------------------------------
@@ -130,85 +131,15 @@ _WEAK = [int(k, 16) & ~0x0101010101010101 for k in (
 # --------------------------------------------------------------------------
 
 
-def rand_digits(rng: random.Random, n: int) -> str:
-    return "".join(rng.choice("0123456789") for _ in range(n))
-
-
-def _parts(key: bytes) -> list:
-    return [int.from_bytes(key[i:i + 8], "big") & ~0x0101010101010101 for i in range(0, len(key), 8)]
-
-
-def is_single_des(key: bytes) -> bool:
-    p = _parts(key)
-    return p[0] == p[1] or (len(p) == 3 and p[1] == p[2])
-
-
 def rand_tdes_key(rng: random.Random, n: int) -> bytes:
-    """A TDES key pinset accepts: not single DES in disguise, no weak part."""
-    while True:
-        key = rng.randbytes(n)
-        if not is_single_des(key) and not any(p in _WEAK for p in _parts(key)):
-            return key
-
-
-def rand_aes_key(rng: random.Random, n: int) -> bytes:
-    while True:
-        key = rng.randbytes(n)
-        if any(key):
-            return key
-
-
-def h(b: bytes) -> str:
-    return b.hex().upper()
+    """A TDES key pinset accepts: not single DES in disguise, no weak part
+    (parity bits as drawn)."""
+    return _rand_tdes_key(rng, n, parity=False, refuse=_WEAK)
 
 
 # --------------------------------------------------------------------------
 # Cases and bookkeeping
 # --------------------------------------------------------------------------
-
-
-@dataclass
-class Result:
-    rc: int
-    out: str
-    err: str
-    cmd: str
-
-
-@dataclass
-class Case:
-    name: str
-    args: list
-    verify: Callable[[Result], list]
-    stdin: Optional[str] = None
-
-
-@dataclass
-class Tally:
-    passed: int = 0
-    failed: int = 0
-    failures: list = field(default_factory=list)
-    by_name: dict = field(default_factory=dict)
-
-    def record(self, name: str, problems: list, cmd: str = "") -> None:
-        stats = self.by_name.setdefault(name, [0, 0])
-        if problems:
-            self.failed += 1
-            stats[1] += 1
-            self.failures.append((name, "; ".join(problems), cmd))
-        else:
-            self.passed += 1
-            stats[0] += 1
-
-
-def leaked(err: str, secret: str) -> bool:
-    """Whether stderr quotes `secret` (case-insensitive; short digit strings
-    only as a whole number, so "PIN must have 4 to 12 digits" is no leak)."""
-    if not secret:
-        return False
-    if secret.isdigit() and len(secret) < 6:
-        return re.search(rf"(?<![0-9]){re.escape(secret)}(?![0-9])", err) is not None
-    return secret.upper() in err.upper()
 
 
 def expect_line(want: str, secrets=()):
@@ -242,28 +173,11 @@ def expect_fail(code: int = 1, message: Optional[str] = None, secrets=()):
         elif message is not None and lines[0] != message:
             probs.append(f"stderr {lines[0]!r}, want {message!r}")
         for s in secrets:
-            if leaked(r.err, s):
+            # Digit strings under 6 only as a whole number: "PIN must have 4 to 12 digits" is no leak.
+            if leaked(r.err, s, whole_below=6):
                 probs.append(f"stderr quotes a secret ({len(s)} characters)")
         return probs
     return verify
-
-
-def cmd_string(binary: str, args: list, stdin: Optional[str]) -> str:
-    c = shlex.join([binary] + args)
-    return c if stdin is None else f"printf '%s' {shlex.quote(stdin)} | {c}"
-
-
-def run_case(binary: str, case: Case, timeout: float) -> Result:
-    cmd = cmd_string(binary, case.args, case.stdin)
-    try:
-        p = subprocess.run([binary] + case.args, input=(case.stdin or "").encode("utf-8"),
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return Result(-999, "", f"timed out after {timeout}s", cmd)
-    except OSError as e:
-        return Result(-998, "", f"could not run: {e}", cmd)
-    return Result(p.returncode, p.stdout.decode("utf-8", "replace"),
-                  p.stderr.decode("utf-8", "replace"), cmd)
 
 
 # --------------------------------------------------------------------------
@@ -389,11 +303,11 @@ def rand_tr31(rng: random.Random, version: str) -> Tr31Spec:
     if version in "ABC":
         kbpk = rand_tdes_key(rng, rng.choice((16, 24)))
     else:
-        kbpk = rand_aes_key(rng, rng.choice((16, 24, 32)))
+        kbpk = rand_aes_key(rng, rng.choice((16, 24, 32)), nonzero=True)
     if rng.random() < 0.5:
         algorithm, key = "T", rand_tdes_key(rng, rng.choice((16, 24)))
     else:
-        algorithm, key = "A", rand_aes_key(rng, rng.choice((16, 24, 32)))
+        algorithm, key = "A", rand_aes_key(rng, rng.choice((16, 24, 32)), nonzero=True)
     usage = rng.choice(sorted(USAGE_MODES))
     mode = rng.choice(USAGE_MODES[usage])
     key_version = "00" if rng.random() < 0.5 else rand_digits(rng, 2)
@@ -488,7 +402,7 @@ def gen_tamper(rng: random.Random, pool: list, n: int) -> list:
     # A wrong KBPK of the right family and length.
     for spec, block in rng.sample(pool, min(max(n // 5, 1), len(pool))):
         other = (rand_tdes_key(rng, len(spec.kbpk)) if spec.version == "B"
-                 else rand_aes_key(rng, len(spec.kbpk)))
+                 else rand_aes_key(rng, len(spec.kbpk), nonzero=True))
         cases.append(Case("tr31-tamper-wrong-kbpk", ["tr31", "unwrap", "--kbpk", h(other), "--block", block],
                           expect_fail(1, REFUSED, (h(other), h(spec.kbpk), h(spec.key), block))))
     return cases
@@ -592,11 +506,7 @@ def main(argv=None) -> int:
                     help="pinblock binary (default: target/release/pinblock under the repo root)")
     ap.add_argument("--seed", type=int, default=3624, help="random seed (default 3624)")
     ap.add_argument("--cases", type=int, default=300, help="random cases per kind (default 300)")
-    ap.add_argument("--jobs", type=int, default=max(1, min(4, os.cpu_count() or 1)),
-                    help="CLI processes run in parallel (results do not depend on it)")
-    ap.add_argument("--timeout", type=float, default=20.0, help="seconds per CLI call")
-    ap.add_argument("--show", type=int, default=50, help="failing cases printed in full (default 50)")
-    ap.add_argument("--verbose", action="store_true", help="print pass/fail counts for every case name")
+    add_run_args(ap, show=50)
     args = ap.parse_args(argv)
 
     started = time.monotonic()
@@ -605,10 +515,8 @@ def main(argv=None) -> int:
     # psec's key block padding comes from os.urandom: route it to the seed.
     psec.tr31._urandom = lambda n: rng.randbytes(n)
 
-    binary = str(Path(args.bin).resolve()) if os.sep in args.bin else (shutil.which(args.bin) or args.bin)
-    if not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
-        tally.record("setup", [f"binary {args.bin} not found or not executable"])
-    else:
+    binary = find_binary(args.bin, tally)
+    if binary is not None:
         cases = gen_fixed(rng, tally)
         pool: list = []
         n = args.cases
@@ -621,41 +529,15 @@ def main(argv=None) -> int:
         cases += [gen_tr31_cli_psec(i, rng) for i in range(n)]
         cases += [gen_tr31_legacy(i, rng) for i in range(max(n // 3, 1))]
         cases += gen_tamper(rng, pool, n)
-        with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool_ex:
-            results = list(pool_ex.map(lambda c: run_case(binary, c, args.timeout), cases))
-        refusals = set()
-        for case, res in zip(cases, results):
-            try:
-                probs = case.verify(res)
-            except Exception as e:  # a verifier bug must not hide other results
-                probs = [f"verifier raised {type(e).__name__}: {e}"]
-            tally.record(case.name, probs, res.cmd)
-            if case.name.startswith("tr31-tamper"):
-                refusals.add(res.err)
+        results = run_cases(binary, cases, args.jobs, args.timeout, tally)
         # Every tampered block and wrong KBPK gave one and the same line.
+        refusals = {res.err for case, res in zip(cases, results) if case.name.startswith("tr31-tamper")}
         tally.record("tr31-tamper-one-message",
                      [] if len(refusals) == 1 else [f"{len(refusals)} distinct stderr texts: {sorted(refusals)[:5]}"])
         print(f"verify-tr31: psec {psec.__version__}, {len(cases)} CLI runs in "
               f"{time.monotonic() - started:.1f}s (seed {args.seed}, {n} cases per kind)")
 
-    if args.verbose:
-        for name, (ok, bad) in sorted(tally.by_name.items()):
-            print(f"  {name}: {ok} passed, {bad} failed")
-    if tally.failures:
-        groups = {name: s for name, s in sorted(tally.by_name.items()) if s[1]}
-        print(f"verify-tr31: FAILED cases by name ({len(groups)} names):")
-        for name, (ok, bad) in groups.items():
-            print(f"  {name}: {bad} failed, {ok} passed")
-        print("verify-tr31: failures:")
-        for name, why, cmd in tally.failures[:args.show]:
-            print(f"FAIL {name}: {why}")
-            if cmd:
-                print(f"     $ {cmd}")
-        if len(tally.failures) > args.show:
-            print(f"... {len(tally.failures) - args.show} more failures not shown (--show N)")
-    print(f"verify-tr31: {tally.passed} passed, {tally.failed} failed")
-    return 1 if tally.failed else 0
-
+    return report(tally, "verify-tr31", args.show, args.verbose)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -659,43 +659,26 @@ mod tests {
     #[test]
     fn secrets_of_the_new_commands_are_not_echoed() {
         let pvk = "0123456789ABCDEFFEDCBA9876543210";
+        let pvv = ["pvv", "--pvk", pvk, "--pvki", "1", "--pin", "4524"];
+        let ibm = [
+            "ibm3624-pin",
+            "--pvk",
+            pvk,
+            "--decimalization-table",
+            "1234567890123456",
+            "--validation-data",
+            "1122334455667788",
+        ];
         for args in [
-            &["pvv", "--pvk", pvk, "--pvki", "1", "--pin", "4524", "--pan"][..],
-            &[
-                "pvv",
-                "--pvk",
-                pvk,
-                "--pvki",
-                "1",
-                "--pin",
-                "4524",
-                "--pan",
-                "1122334455667788",
-                "--pan",
-                "1122334455667788",
-            ],
-            &[
-                "pvv",
-                "--pvk",
-                pvk,
-                "--pvki",
-                "1",
-                "--pin",
-                "4524",
-                "1122334455667788",
-            ],
-            &[
-                "ibm3624-pin",
-                "--pvk",
-                pvk,
-                "--decimalization-table",
-                "1234567890123456",
-                "--validation-data",
-                "1122334455667788",
-                "--length",
-                "4524x",
-            ],
-            &[
+            [&pvv[..], &["--pan"]].concat(),
+            [
+                &pvv[..],
+                &["--pan", "1122334455667788", "--pan", "1122334455667788"],
+            ]
+            .concat(),
+            [&pvv[..], &["1122334455667788"]].concat(),
+            [&ibm[..], &["--length", "4524x"]].concat(),
+            vec![
                 "tr31",
                 "unwrap",
                 "--kbpk",
@@ -703,7 +686,7 @@ mod tests {
                 "--blok",
                 "B0080P0TE00E0000",
             ],
-            &[
+            vec![
                 "tr31",
                 "wrap",
                 "--kbpk",
@@ -714,21 +697,13 @@ mod tests {
                 "--key=3F419E1CB7079442",
             ],
         ] {
-            let m = message(args);
+            let m = message(&args);
             for secret in [pvk, "4524", "1122334455667788", "3F419E1CB7079442", "B0080"] {
                 assert!(!m.contains(secret), "{args:?}: {m}");
             }
         }
         assert_eq!(
-            message(&[
-                "ibm3624-pin",
-                "--pvk",
-                pvk,
-                "--decimalization-table",
-                "1234567890123456",
-                "--validation-data",
-                "1122334455667788"
-            ]),
+            message(&ibm),
             "missing required argument: --length <N> (see 'pinblock --help')"
         );
     }

@@ -412,7 +412,7 @@ pub(crate) fn read_pin(arg: &str, stdin: &mut dyn Read) -> Result<Pin, CliError>
 mod tests {
     use super::*;
     use crate::cli::{Encoding, Padding, PinKeyArgs};
-    use crate::error::{EXIT_DATA, EXIT_USAGE};
+    use crate::error::{EXIT_DATA, EXIT_USAGE, outcome};
 
     /// The published KCV test key (KCV 08D7B4, shared/vectors/iso9564.json).
     /// jPOS's own ZPK is single DES and refused, so its clear blocks
@@ -483,13 +483,6 @@ mod tests {
         encode(args, &mut std::io::empty(), &mut rng())
     }
 
-    fn msg<T>(r: Result<T, CliError>) -> (u8, String) {
-        match r {
-            Ok(_) => (0, String::new()),
-            Err(e) => (e.exit_code(), e.to_string()),
-        }
-    }
-
     #[test]
     fn format0_clear_vector() {
         // moov-io/pinblock formats/iso0_test.go
@@ -557,7 +550,7 @@ mod tests {
             b"\n",
             b"12345678901234567890",
         ] {
-            let (code, m) = msg(encode(&args, &mut &input[..], &mut rng()));
+            let (code, m) = outcome(encode(&args, &mut &input[..], &mut rng()));
             assert_eq!(code, EXIT_DATA, "{input:?}");
             assert!(m.starts_with("PIN must"), "{input:?}: {m}");
         }
@@ -613,7 +606,7 @@ mod tests {
         // PCI: a PAN-bound block never becomes format 1, checked before any key.
         let refused = tr(Format::Iso0, Format::Iso1, "0338CA145342C977", None);
         assert_eq!(
-            msg(translate(&refused, &mut rng())),
+            outcome(translate(&refused, &mut rng())),
             (
                 EXIT_USAGE,
                 "translation from iso0 to iso1 is not allowed: a PAN-bound block (iso0, iso3, iso4) never becomes iso1".into()
@@ -628,7 +621,7 @@ mod tests {
             Some("5141576351968605"),
         );
         one_sided.from_tdes_key = Some(TEST_KEY.into());
-        assert_eq!(msg(translate(&one_sided, &mut rng())).0, EXIT_USAGE);
+        assert_eq!(outcome(translate(&one_sided, &mut rng())).0, EXIT_USAGE);
 
         // Clear to clear: jPOS's clear format 1 block 14123444B4B2B43F.
         let clear = tr(
@@ -676,7 +669,7 @@ mod tests {
             (Format::Iso3, "E5639CBC7EC0B4CA", TEST_KEY, pan),
         ] {
             assert_eq!(
-                msg(decode(&dec(format, block, pan, key(Some(k), None)))),
+                outcome(decode(&dec(format, block, pan, key(Some(k), None)))),
                 want,
                 "{block}"
             );
@@ -688,7 +681,7 @@ mod tests {
             Some("5555555551234567"),
             key(None, None),
         );
-        assert_eq!(msg(decode(&args)), want);
+        assert_eq!(outcome(decode(&args)), want);
     }
 
     #[test]
@@ -736,7 +729,7 @@ mod tests {
             ),
         ];
         for (got, want) in cases {
-            assert_eq!(msg(got), (EXIT_USAGE, want.to_owned()));
+            assert_eq!(outcome(got), (EXIT_USAGE, want.to_owned()));
         }
     }
 
@@ -776,7 +769,7 @@ mod tests {
             ),
         ];
         for (got, want) in cases {
-            assert_eq!(msg(got), (EXIT_DATA, want.to_owned()));
+            assert_eq!(outcome(got), (EXIT_DATA, want.to_owned()));
         }
     }
 
@@ -808,7 +801,7 @@ mod tests {
         let mut both = enc(Format::Iso1, "1234", None, key(Some(TEST_KEY), None));
         both.rsa_public_key = Some(public.clone());
         assert_eq!(
-            msg(encode_str(&both)),
+            outcome(encode_str(&both)),
             (
                 EXIT_USAGE,
                 "the argument '--rsa-public-key' cannot be used with '--tdes-key'".into()
@@ -818,7 +811,7 @@ mod tests {
         let mut iso4 = dec(Format::Iso4, "00", pan, key(None, None));
         iso4.rsa_private_key = Some(fixture("no-such-file.pem"));
         assert_eq!(
-            msg(decode(&iso4)),
+            outcome(decode(&iso4)),
             (
                 EXIT_USAGE,
                 "--rsa-private-key cannot carry an iso4 PIN block: RSA keys carry the clear block of iso0 to iso3".into()
@@ -828,7 +821,7 @@ mod tests {
         let mut wrong = dec(Format::Iso0, "E5639CBC7EC0B4CA", pan, key(None, None));
         wrong.rsa_private_key = Some(private);
         assert_eq!(
-            msg(decode(&wrong)),
+            outcome(decode(&wrong)),
             (
                 EXIT_DATA,
                 "the PIN block could not be decrypted or is not a valid PIN block".into()
@@ -844,7 +837,7 @@ mod tests {
                 bits,
                 out: out.clone(),
             };
-            let (code, m) = msg(rsa_keygen(&args, &mut rng()));
+            let (code, m) = outcome(rsa_keygen(&args, &mut rng()));
             assert_eq!(code, EXIT_DATA);
             assert_eq!(
                 m,

@@ -285,6 +285,16 @@ impl CliError {
     }
 }
 
+/// The exit status and message a command's result ends with: `(0, "")`
+/// when it succeeded. For the unit tests' tables of refusals.
+#[cfg(test)]
+pub(crate) fn outcome<T>(r: Result<T, CliError>) -> (u8, String) {
+    match r {
+        Ok(_) => (0, String::new()),
+        Err(e) => (e.exit_code(), e.to_string()),
+    }
+}
+
 /// Why PCI PIN rules refuse a translation, for the one-line message.
 fn translation_reason(from: Format, to: Format) -> &'static str {
     if from == Format::Iso2 || to == Format::Iso2 {

@@ -182,7 +182,7 @@ fn check_key_length(algorithm: Algorithm, len: usize) -> Result<(), CliError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::{EXIT_DATA, EXIT_USAGE};
+    use crate::error::{EXIT_DATA, EXIT_USAGE, outcome};
     use chacha20::ChaCha20Rng;
     use pinset_block::rand_core::SeedableRng;
 
@@ -224,13 +224,6 @@ mod tests {
             },
             &mut rng(),
         )
-    }
-
-    fn msg<T>(r: Result<T, CliError>) -> (u8, String) {
-        match r {
-            Ok(_) => (0, String::new()),
-            Err(e) => (e.exit_code(), e.to_string()),
-        }
     }
 
     const REFUSED: &str =
@@ -298,7 +291,7 @@ mod tests {
     #[test]
     fn a_and_c_are_unwrap_only() {
         for header in ["A0000P0TE00E0000", "C0000P0TE00E0000"] {
-            let (code, m) = msg(wr(A.0, header, A.1));
+            let (code, m) = outcome(wr(A.0, header, A.1));
             assert_eq!(code, EXIT_USAGE);
             assert_eq!(
                 m,
@@ -331,73 +324,63 @@ mod tests {
         cases.push((D.0, B.2.to_owned()));
         cases.push((D.0, A.2.to_owned()));
         for (kbpk, block) in &cases {
-            let (code, m) = msg(un(kbpk, block));
+            let (code, m) = outcome(un(kbpk, block));
             assert_eq!((code, m.as_str()), (EXIT_DATA, REFUSED), "{block}");
         }
     }
 
     #[test]
     fn refusals_name_flags_not_values() {
-        let cases: Vec<(Result<String, CliError>, u8, &str)> = vec![
+        // Every one is bad data (exit 1).
+        let cases: Vec<(Result<String, CliError>, &str)> = vec![
             (
                 un(&B.0[2..], B.2),
-                EXIT_DATA,
                 "--kbpk: a KBPK is 16 or 24 bytes (TDES) or 16, 24 or 32 bytes (AES), got 15 bytes",
             ),
             (
                 un("DD7515F2BFC17F85CE48F3CA25CB21FX", B.2),
-                EXIT_DATA,
                 "--kbpk is not valid hex: only the digits 0-9 and A-F (either case) are allowed",
             ),
             (
                 un("12345678123456781234567812345678", B.2),
-                EXIT_DATA,
                 "--kbpk: TDES key refused: two key parts are equal, so it is single DES",
             ),
             (
                 wr(D.0, "B0000P0TE00E0000", B.1),
-                EXIT_DATA,
                 "--kbpk: version B takes a TDES KBPK of 16 or 24 bytes, got 32 bytes",
             ),
             (
                 wr(B.0, "B0000P0TE00E0000", D.0),
-                EXIT_DATA,
                 "--key: TDES key must be 16 or 24 bytes, got 32",
             ),
             (
                 wr(D.0, "D0000P0AE00E0000", &B.1[2..]),
-                EXIT_DATA,
                 "--key: AES key must be 16, 24 or 32 bytes, got 15",
             ),
             (
                 wr(B.0, "B0000P0TE00E0000", "3F419E1CB7079442AA37474C2EFBF8B"),
-                EXIT_DATA,
                 "--key is not valid hex: odd number of digits",
             ),
             (
                 wr(B.0, "B0000P0TG00E0000", B.1),
-                EXIT_DATA,
                 "--header: inconsistent header: mode of use not allowed for the key usage",
             ),
             (
                 wr(B.0, "B0000p0TE00E0000", B.1),
-                EXIT_DATA,
                 "--header: malformed header field: key usage",
             ),
             (
                 wr(B.0, "E0000P0TE00E0000", B.1),
-                EXIT_DATA,
                 "--header: malformed header field: version id",
             ),
             (
                 wr(B.0, "B0000P0HE00E0000", ""),
-                EXIT_DATA,
                 "--key: key length is invalid",
             ),
         ];
-        for (got, code, want) in cases {
-            let (got_code, got) = msg(got);
-            assert_eq!((got_code, got.as_str()), (code, want));
+        for (got, want) in cases {
+            let (got_code, got) = outcome(got);
+            assert_eq!((got_code, got.as_str()), (EXIT_DATA, want));
             for secret in [B.0, B.1, D.0, &B.2[16..], "3F419E1C", "DD7515F2"] {
                 assert!(!got.to_uppercase().contains(secret), "{got}");
             }

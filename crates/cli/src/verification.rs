@@ -14,7 +14,6 @@ use pinset_verify::{
     DecimalizationTable, Ibm3624Offset, PinVerificationKey, Pvki, ValidationData,
     ibm3624_natural_pin, ibm3624_offset, visa_pvv,
 };
-use zeroize::Zeroizing;
 
 use crate::cli::{Ibm3624Args, Ibm3624OffsetArgs, Ibm3624PinArgs, PvkArgs, PvvArgs};
 use crate::codec::parse_hex;
@@ -82,7 +81,8 @@ pub fn ibm3624_pin(args: &Ibm3624PinArgs) -> Result<String, CliError> {
             source,
         })?;
     let natural = natural.expose_digits().iter().map(|d| d - b'0');
-    let mut line = Zeroizing::new(String::with_capacity(length));
+    // The PIN is this command's output: the caller prints it, like `decode`.
+    let mut line = String::with_capacity(length);
     match &offset {
         Some(offset) => {
             let offset = offset.expose_str().bytes().map(|d| d - b'0');
@@ -94,7 +94,7 @@ pub fn ibm3624_pin(args: &Ibm3624PinArgs) -> Result<String, CliError> {
         }
         None => line.extend(natural.map(|n| char::from(b'0' + n))),
     }
-    Ok(std::mem::take(&mut *line))
+    Ok(line)
 }
 
 /// Parses `--pvk`: hex, then the TDES key rules (16 or 24 bytes, not
@@ -135,7 +135,7 @@ fn read_ibm3624(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::{EXIT_DATA, EXIT_USAGE};
+    use crate::error::{EXIT_DATA, EXIT_USAGE, outcome};
 
     // Published vectors: psec 1.3.0 tests/test_pin.py (and its docstrings).
     const PVK: &str = "0123456789ABCDEFFEDCBA9876543210";
@@ -173,13 +173,6 @@ mod tests {
             ibm: ibm(PVK, TABLE, DATA, "F"),
             length,
             offset: offset.map(String::from),
-        }
-    }
-
-    fn msg<T>(r: Result<T, CliError>) -> (u8, String) {
-        match r {
-            Ok(_) => (0, String::new()),
-            Err(e) => (e.exit_code(), e.to_string()),
         }
     }
 
@@ -337,7 +330,7 @@ mod tests {
             ),
         ];
         for (got, code, want) in cases {
-            let (got_code, got) = msg(got);
+            let (got_code, got) = outcome(got);
             assert_eq!((got_code, got.as_str()), (code, want));
             for secret in [PVK, "4524", "452", PAN, DATA, "77a0", "1234567812345678"] {
                 assert!(!got.contains(secret), "{got}");

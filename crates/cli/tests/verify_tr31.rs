@@ -27,8 +27,12 @@ const A_BLOCK: &str = "A0072P0TE00E0000F5161ED902807AF26F1D62263644BD24192FDB319
 
 const REFUSED: &str = "pinblock: error: the key block could not be unwrapped: wrong KBPK, or not a valid TR-31 key block";
 
+fn owned(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| s.to_string()).collect()
+}
+
 fn ibm(command: &str, rest: &[&str]) -> Vec<String> {
-    let mut args: Vec<String> = [
+    let mut args = owned(&[
         command,
         "--pvk",
         PVK,
@@ -36,12 +40,15 @@ fn ibm(command: &str, rest: &[&str]) -> Vec<String> {
         TABLE,
         "--validation-data",
         PAN,
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    args.extend(rest.iter().map(|s| s.to_string()));
+    ]);
+    args.extend(owned(rest));
     args
+}
+
+fn wrap<'a>(kbpk: &'a str, header: &'a str, key: &'a str) -> [&'a str; 8] {
+    [
+        "tr31", "wrap", "--kbpk", kbpk, "--header", header, "--key", key,
+    ]
 }
 
 fn refs(args: &[String]) -> Vec<&str> {
@@ -98,9 +105,7 @@ fn tr31_vectors_and_round_trips() {
         (B_KBPK, "B0000P0TE00E0000"),
         (D_KBPK, "D0000P0TE00N0100KS1800604B120F9292800000"),
     ] {
-        let block = ok(&[
-            "tr31", "wrap", "--kbpk", kbpk, "--header", header, "--key", KEY,
-        ]);
+        let block = ok(&wrap(kbpk, header, KEY));
         assert_eq!(&block[5..12], &header[5..12]);
         let got = ok(&["tr31", "unwrap", "--kbpk", kbpk, "--block", &block]);
         assert_eq!(got, KEY);
@@ -126,62 +131,18 @@ fn tr31_refusals_are_one_line_and_quote_nothing() {
     }
     // Wrap refuses the deprecated versions (exit 2) and names fields, not values.
     let err = fails(
-        &[
-            "tr31",
-            "wrap",
-            "--kbpk",
-            A_KBPK,
-            "--header",
-            "A0000P0TE00E0000",
-            "--key",
-            A_KEY,
-        ],
+        &wrap(A_KBPK, "A0000P0TE00E0000", A_KEY),
         USAGE,
         &[A_KBPK, A_KEY],
     );
     assert!(err.contains("deprecated and unwrap-only"), "{err}");
-    for args in [
-        [
-            "tr31",
-            "wrap",
-            "--kbpk",
-            B_KBPK,
-            "--header",
-            "B0000P0TG00E0000",
-            "--key",
-            KEY,
-        ],
-        [
-            "tr31",
-            "wrap",
-            "--kbpk",
-            D_KBPK,
-            "--header",
-            "B0000P0TE00E0000",
-            "--key",
-            KEY,
-        ],
-        [
-            "tr31",
-            "wrap",
-            "--kbpk",
-            B_KBPK,
-            "--header",
-            "B0000P0TE00E0000",
-            "--key",
-            D_KBPK,
-        ],
-        [
-            "tr31",
-            "wrap",
-            "--kbpk",
-            B_KBPK,
-            "--header",
-            "B0000P0TE00E0000",
-            "--key",
-            "3F4",
-        ],
+    for (kbpk, header, key) in [
+        (B_KBPK, "B0000P0TG00E0000", KEY),
+        (D_KBPK, "B0000P0TE00E0000", KEY),
+        (B_KBPK, "B0000P0TE00E0000", D_KBPK),
+        (B_KBPK, "B0000P0TE00E0000", "3F4"),
     ] {
+        let args = wrap(kbpk, header, key);
         fails(&args, DATA, &[B_KBPK, D_KBPK, KEY, "3F4"]);
     }
     let single = "12345678123456781234567812345678";
@@ -199,36 +160,28 @@ fn verification_refusals_are_one_line_and_quote_nothing() {
     let single = "12345678123456781234567812345678";
     let cases: Vec<(Vec<String>, i32, Vec<&str>)> = vec![
         (
-            [
+            owned(&[
                 "pvv", "--pvk", single, "--pvki", "1", "--pin", "4524", "--pan", PAN,
-            ]
-            .map(String::from)
-            .to_vec(),
+            ]),
             DATA,
             vec![single, "4524", PAN],
         ),
         (
-            [
+            owned(&[
                 "pvv", "--pvk", PVK, "--pvki", "9", "--pin", "4524", "--pan", PAN,
-            ]
-            .map(String::from)
-            .to_vec(),
+            ]),
             DATA,
             vec![PVK, "4524", PAN],
         ),
         (
-            [
+            owned(&[
                 "pvv", "--pvk", PVK, "--pvki", "1", "--pin", "45245", "--pan", "1122",
-            ]
-            .map(String::from)
-            .to_vec(),
+            ]),
             DATA,
             vec![PVK, "45245", "1122"],
         ),
         (
-            ["pvv", "--pvk", PVK, "--pvki", "1", "--pin", "4524"]
-                .map(String::from)
-                .to_vec(),
+            owned(&["pvv", "--pvk", PVK, "--pvki", "1", "--pin", "4524"]),
             USAGE,
             vec![PVK, "4524"],
         ),

@@ -129,15 +129,18 @@ impl<C: CardManagement, M: SecurityModule> Issuer<C, M> {
     /// Has every set PIN also deliver the PIN's verification value (a
     /// Visa PVV or an IBM 3624 offset) to the CMS, computed inside the
     /// security module from the stored block under the PVK `pvk`, in
-    /// [`StorePin::verification`].
+    /// [`StorePin::verification`]. Binds `method` to `pvk` in the module
+    /// ([`SecurityModule::bind_verification_method`]), so the key computes
+    /// by this method only.
     ///
     /// # Errors
     ///
     /// [`ModuleError::WrongPurpose`](pinset_module::ModuleError::WrongPurpose)
     /// if `pvk` is not tagged for `method` (a Visa PVK never computes IBM
-    /// 3624 offsets), and [`ModuleError::WrongAlgorithm`](pinset_module::ModuleError::WrongAlgorithm)
-    /// unless it is TDES.
-    pub fn with_verification(
+    /// 3624 offsets), [`ModuleError::WrongAlgorithm`](pinset_module::ModuleError::WrongAlgorithm)
+    /// unless it is TDES, and what the module's binding refuses (a weak
+    /// decimalisation table, another method already bound).
+    pub async fn with_verification(
         mut self,
         pvk: KeyRef,
         method: VerificationMethod,
@@ -149,6 +152,7 @@ impl<C: CardManagement, M: SecurityModule> Issuer<C, M> {
                 what: "verify PINs (PIN verification keys are TDES)",
             });
         }
+        self.module.bind_verification_method(&pvk, &method).await?;
         self.verification = Some(Verification { pvk, method });
         Ok(self)
     }
@@ -306,7 +310,7 @@ impl<C: CardManagement, M: SecurityModule> Issuer<C, M> {
             })
             .await?;
         Ok(PinVerificationRecord {
-            method: verification.method,
+            method: verification.method.clone(),
             value,
             pvk_kcv,
         })

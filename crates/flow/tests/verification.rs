@@ -75,9 +75,11 @@ fn pvv_flow(method: VerificationMethod) -> Pvv {
     .unwrap();
     let clock = ManualClock::new(T0);
     let audit = Arc::new(MemoryAudit::new());
-    let issuer = issuer_on(cms, module, PinPolicy::default(), &audit, &clock)
-        .with_verification(pvk.clone(), method)
-        .unwrap();
+    let issuer = pollster::block_on(
+        issuer_on(cms, module, PinPolicy::default(), &audit, &clock)
+            .with_verification(pvk.clone(), method),
+    )
+    .unwrap();
     let ring = RsaKeyRing::with_clock(clock.clone());
     pollster::block_on(ring.rotate(
         ring_key(issuer.module(), KEY_INDEX, &rsa2048()),
@@ -224,7 +226,43 @@ fn a_pvk_of_the_wrong_purpose_is_refused_at_configuration() {
             &audit,
             &clock,
         );
-        let e = issuer.with_verification(key, visa(1)).err().unwrap();
+        let e = pollster::block_on(issuer.with_verification(key, visa(1)))
+            .err()
+            .unwrap();
         assert!(matches!(e, ModuleError::WrongPurpose { .. }), "{e:?}");
     }
+}
+
+#[test]
+fn a_weak_decimalisation_table_is_refused_at_configuration() {
+    // A table of zeros makes every natural PIN 0000: the offset would be
+    // the PIN itself.
+    let module = software_module();
+    let pvk = pollster::block_on(module.import_symmetric(
+        KeyAlgorithm::Tdes2,
+        KeyPurpose::PinVerificationIbm3624,
+        &hex::decode(PVK).unwrap(),
+    ))
+    .unwrap();
+    let clock = ManualClock::new(T0);
+    let audit = Arc::new(MemoryAudit::new());
+    let issuer = issuer_on(sandbox_cms(), module, PinPolicy::default(), &audit, &clock);
+    let zeros = VerificationMethod::Ibm3624 {
+        table: DecimalizationTable::parse("0000000000000000").unwrap(),
+        validation: ValidationSource::Pan {
+            start: 0,
+            length: 16,
+            pad: 'F',
+        },
+    };
+    let e = pollster::block_on(issuer.with_verification(pvk, zeros))
+        .err()
+        .unwrap();
+    assert!(
+        matches!(
+            e,
+            ModuleError::Verification(pinset_module::verify::Error::WeakDecimalizationTable)
+        ),
+        "{e:?}"
+    );
 }

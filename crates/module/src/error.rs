@@ -3,7 +3,7 @@
 use pinset_block::Format;
 use pinset_envelope::Undecryptable;
 
-use crate::{KeyAlgorithm, KeyPurpose, PolicyViolation};
+use crate::{KeyAlgorithm, KeyPurpose, PolicyViolation, SlotField};
 
 /// What the caller should do about a [`ModuleError`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -107,14 +107,15 @@ pub enum ModuleError {
     /// A TR-31 key block was refused: altered, under another KBPK,
     /// malformed or inconsistent. One kind; the typed reason is behind
     /// `source()`, for the log only.
-    #[error("{0}")]
-    KeyBlock(#[source] pinset_tr31::KeyBlockError),
+    #[error(transparent)]
+    KeyBlock(pinset_tr31::KeyBlockError),
     /// A sound key block whose key does not fit the slot it is imported
-    /// into: its usage, mode of use or algorithm says another purpose.
+    /// into: its usage, mode of use or algorithm says another purpose, or
+    /// it holds a key component.
     #[error("the key block's {field} does not fit a {purpose} key")]
     KeyBlockSlot {
-        /// The header field that disagrees: `key usage`, `mode of use`, `algorithm`.
-        field: &'static str,
+        /// The header field that disagrees.
+        field: SlotField,
         /// The purpose the slot needs.
         purpose: KeyPurpose,
     },
@@ -128,6 +129,20 @@ pub enum ModuleError {
         /// What was asked: `encipher`, `decipher`, `generate` or `verify`.
         operation: &'static str,
     },
+    /// A PIN verification key used without the method bound to it
+    /// ([`SecurityModule::bind_verification_method`](crate::SecurityModule::bind_verification_method)),
+    /// or bound again to another: a caller who picks the decimalisation
+    /// table or validation data per request could read PINs back.
+    #[error("key {key}: {problem}")]
+    VerificationBinding {
+        /// The PVK's id.
+        key: String,
+        /// `no verification method is bound to it`, or `it is bound to another method`.
+        problem: &'static str,
+    },
+    /// ISO format 2 blocks never leave the chip: no verification reads one.
+    #[error("iso2 PIN blocks never leave the chip")]
+    ChipOnlyFormat,
     /// The key may not leave the module (it arrived marked non-exportable,
     /// or the backend never exports).
     #[error("key {0} is not exportable")]
@@ -156,6 +171,8 @@ impl ModuleError {
             | ModuleError::KeyBlock(_)
             | ModuleError::KeyBlockSlot { .. }
             | ModuleError::ModeOfUse { .. }
+            | ModuleError::VerificationBinding { .. }
+            | ModuleError::ChipOnlyFormat
             | ModuleError::NotExportable(_) => ErrorClass::Refused,
         }
     }

@@ -9,6 +9,31 @@ use pinset_tr31::{Algorithm, Exportability, Header, KeyUsage, ModeOfUse, Version
 
 use crate::{KeyAlgorithm, KeyPurpose, ModuleError};
 
+/// The key block header field that keeps a block out of a slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SlotField {
+    /// The key usage says another purpose.
+    KeyUsage,
+    /// The mode of use allows what the purpose never does.
+    ModeOfUse,
+    /// The algorithm or key length is not the slot's.
+    Algorithm,
+    /// The key version marks a key component (`c1`, `c2`…).
+    KeyVersion,
+}
+
+impl core::fmt::Display for SlotField {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            SlotField::KeyUsage => "key usage",
+            SlotField::ModeOfUse => "mode of use",
+            SlotField::Algorithm => "algorithm",
+            SlotField::KeyVersion => "key version (a key component)",
+        })
+    }
+}
+
 /// How [`SecurityModule::export_key_block`](crate::SecurityModule::export_key_block)
 /// writes a key out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,15 +111,19 @@ pub(crate) fn check_slot(
 ) -> Result<(), ModuleError> {
     let misfit = |field| ModuleError::KeyBlockSlot { field, purpose };
     let (usage, mode, header_algorithm) =
-        slot_header(purpose, algorithm).ok_or(misfit("algorithm"))?;
+        slot_header(purpose, algorithm).ok_or(misfit(SlotField::Algorithm))?;
     if header.key_usage() != usage {
-        return Err(misfit("key usage"));
+        return Err(misfit(SlotField::KeyUsage));
     }
     if !narrows(header.mode_of_use(), mode) {
-        return Err(misfit("mode of use"));
+        return Err(misfit(SlotField::ModeOfUse));
     }
     if header.algorithm() != header_algorithm || algorithm.key_len() != Some(key_len) {
-        return Err(misfit("algorithm"));
+        return Err(misfit(SlotField::Algorithm));
+    }
+    // `c1`, `c2`…: one component of a key, never a working key by itself.
+    if header.key_version().starts_with('c') {
+        return Err(misfit(SlotField::KeyVersion));
     }
     Ok(())
 }

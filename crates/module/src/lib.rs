@@ -24,7 +24,7 @@ use core::future::Future;
 pub use aws_lc::AwsLcRsaKey;
 pub use error::{ErrorClass, ModuleError};
 pub use key::{KeyAlgorithm, KeyCheck, KeyPurpose, KeyRef};
-pub use key_block::{KeyBlockExport, slot_header};
+pub use key_block::{KeyBlockExport, SlotField, slot_header};
 pub use pin_data::{
     GenerateNaturalPin, GenerateVerificationValue, PinVerified, VerifyPin, verification_purpose,
 };
@@ -32,7 +32,7 @@ use pinset_block::{Format, Pan};
 pub use pinset_envelope::{EncryptedPinBlock, RsaPadding, RsaPublicKey};
 pub use pinset_tr31 as tr31;
 pub use pinset_verify as verify;
-use pinset_verify::VerificationValue;
+use pinset_verify::{VerificationMethod, VerificationValue};
 #[cfg(feature = "pkcs11")]
 pub use pkcs11::{Pkcs11Config, Pkcs11Module};
 pub use policy::{PinPolicy, PolicyViolation};
@@ -289,14 +289,41 @@ pub trait SecurityModule: Send + Sync {
         request: &TranslatePin<'_>,
     ) -> impl Future<Output = Result<EncryptedPinBlock, ModuleError>> + Send;
 
+    /// Binds `method` to the PIN verification key `pvk`: from now on the
+    /// module computes and verifies with `pvk` by this method only (the
+    /// PVKI, or the IBM 3624 decimalisation table and validation data).
+    /// A caller who could choose the table per request could read PINs
+    /// back (a table of zeros makes the offset the PIN) or run Bond and
+    /// Zieliński's decimalisation table attack; HSMs bind or encrypt the
+    /// table for the same reason. Binding the same method again is a no-op.
+    ///
+    /// # Errors
+    ///
+    /// [`ModuleError::WrongPurpose`] for a key not tagged for `method`;
+    /// [`ModuleError::Verification`] for a weak decimalisation table
+    /// ([`DecimalizationTable::check_strength`](pinset_verify::DecimalizationTable::check_strength));
+    /// [`ModuleError::VerificationBinding`] if another method is bound;
+    /// [`ModuleError::Unsupported`] (the default).
+    fn bind_verification_method(
+        &self,
+        pvk: &KeyRef,
+        method: &VerificationMethod,
+    ) -> impl Future<Output = Result<(), ModuleError>> + Send {
+        let _ = (pvk, method);
+        let module = self.name();
+        async move { Err(unsupported(module, "PIN verification values")) }
+    }
+
     /// Computes the PVV or IBM 3624 offset of the PIN in an enciphered
     /// block, for the CMS to store; see [`GenerateVerificationValue`].
     ///
     /// # Errors
     ///
-    /// In this order: [`ModuleError::TranslationNotAllowed`] for a format 2
+    /// In this order: [`ModuleError::ChipOnlyFormat`] for a format 2
     /// source, [`ModuleError::UnknownKey`], [`ModuleError::WrongPurpose`]
     /// and [`ModuleError::WrongAlgorithm`] for either key,
+    /// [`ModuleError::VerificationBinding`] unless `method` is the one
+    /// bound to the PVK,
     /// [`ModuleError::Undecryptable`] for a source that cannot be read,
     /// [`ModuleError::Verification`] for validation data outside the PAN,
     /// and [`ModuleError::Unsupported`] from a backend without PIN
@@ -312,7 +339,10 @@ pub trait SecurityModule: Send + Sync {
 
     /// Checks the PIN in an enciphered block against a stored PVV or
     /// offset; see [`VerifyPin`]. A PIN that does not match is
-    /// [`PinVerified::Mismatch`], not an error.
+    /// [`PinVerified::Mismatch`], not an error, and so is a PIN shorter
+    /// than the stored offset (an error would tell the PIN's length). A
+    /// block that cannot be read is [`ModuleError::Undecryptable`], as HSMs
+    /// tell a PIN-block error from a verification failure.
     ///
     /// # Errors
     ///
@@ -334,7 +364,9 @@ pub trait SecurityModule: Send + Sync {
     ///
     /// [`ModuleError::UnknownKey`], [`ModuleError::WrongPurpose`] or
     /// [`ModuleError::WrongAlgorithm`] for either key,
-    /// [`ModuleError::TranslationNotAllowed`] for format 2,
+    /// [`ModuleError::ChipOnlyFormat`] for format 2,
+    /// [`ModuleError::VerificationBinding`] unless the table and validation
+    /// data are the ones bound to the PVK,
     /// [`ModuleError::Verification`] for a bad length or validation data;
     /// [`ModuleError::Unsupported`] (the default).
     fn generate_natural_pin(
@@ -471,6 +503,14 @@ impl<M: SecurityModule> SecurityModule for std::sync::Arc<M> {
         request: &TranslatePin<'_>,
     ) -> impl Future<Output = Result<EncryptedPinBlock, ModuleError>> + Send {
         (**self).translate(request)
+    }
+
+    fn bind_verification_method(
+        &self,
+        pvk: &KeyRef,
+        method: &VerificationMethod,
+    ) -> impl Future<Output = Result<(), ModuleError>> + Send {
+        (**self).bind_verification_method(pvk, method)
     }
 
     fn generate_verification_value(

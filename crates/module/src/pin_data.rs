@@ -27,9 +27,8 @@ fn check(
     pvk: &KeyRef,
     method: &VerificationMethod,
 ) -> Result<(), ModuleError> {
-    let from = source.format();
-    if !from.may_translate_to(from) {
-        return Err(ModuleError::TranslationNotAllowed { from, to: from });
+    if source.format() == Format::Iso2 {
+        return Err(ModuleError::ChipOnlyFormat);
     }
     pvk.require_purpose(verification_purpose(method))
 }
@@ -52,7 +51,7 @@ impl GenerateVerificationValue<'_> {
     ///
     /// # Errors
     ///
-    /// [`ModuleError::TranslationNotAllowed`] for a format 2 source,
+    /// [`ModuleError::ChipOnlyFormat`] for a format 2 source,
     /// [`ModuleError::WrongPurpose`] for a PVK of the other method.
     pub fn check(&self) -> Result<(), ModuleError> {
         check(&self.source, self.pvk, self.method)

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use pinset_envelope::EncryptedPinBlock;
-use pinset_module::verify::VerificationValue;
+use pinset_module::verify::{VerificationMethod, VerificationValue};
 use pinset_module::{
     GenerateNaturalPin, GenerateVerificationValue, KeyAlgorithm, KeyBlockExport, KeyPurpose,
     KeyRef, ModuleError, PinSource, PinVerified, RsaPadding, RsaPublicKey, SecurityModule,
@@ -201,6 +201,14 @@ impl<M: SecurityModule> SecurityModule for Counted<M> {
             self.metrics.rsa_private.fetch_add(1, Ordering::Relaxed);
         }
         self.inner.translate(request).await
+    }
+
+    async fn bind_verification_method(
+        &self,
+        pvk: &KeyRef,
+        method: &VerificationMethod,
+    ) -> Result<(), ModuleError> {
+        self.inner.bind_verification_method(pvk, method).await
     }
 
     async fn generate_verification_value(

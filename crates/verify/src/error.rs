@@ -17,6 +17,10 @@ pub enum Error {
     /// A decimalisation table is 16 decimal digits.
     #[error("a decimalisation table is 16 decimal digits")]
     DecimalizationTable,
+    /// A decimalisation table with fewer than 8 distinct digits, or a digit
+    /// more than 4 times: it would give natural PINs away.
+    #[error("a decimalisation table needs 8 distinct digits, none more than 4 times")]
+    WeakDecimalizationTable,
     /// Validation data is 1 to 16 hexadecimal characters, and the pad one.
     #[error("validation data is 1 to 16 hex characters and one hex pad character")]
     ValidationData,

@@ -10,6 +10,8 @@ use core::fmt;
 use pinset_block::{MAX_PIN_LEN, MIN_PIN_LEN, Pan, Pin};
 use subtle::ConstantTimeEq;
 
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
 use crate::digits::{Digits, secret_digits};
 use crate::{Error, PinVerificationKey};
 
@@ -40,6 +42,32 @@ impl DecimalizationTable {
         Ok(DecimalizationTable(table))
     }
 
+    /// Checks the table against the rule HSMs apply to tables a caller
+    /// supplies (payShield's: at least 8 distinct digits, none more than 4
+    /// times). A table such as `0000000000000000` makes every natural PIN
+    /// `0000`, so the offset would be the PIN itself.
+    ///
+    /// This alone does not stop Bond and Zieliński's decimalisation table
+    /// attack on verification; a security module also binds the table to
+    /// the PVK.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WeakDecimalizationTable`].
+    pub fn check_strength(&self) -> Result<(), Error> {
+        let mut counts = [0u8; 10];
+        for d in self.0 {
+            if let Some(c) = counts.get_mut(usize::from(d)) {
+                *c += 1;
+            }
+        }
+        let distinct = counts.iter().filter(|c| **c > 0).count();
+        if distinct < 8 || counts.iter().any(|c| *c > 4) {
+            return Err(Error::WeakDecimalizationTable);
+        }
+        Ok(())
+    }
+
     fn map(&self, nibble: u8) -> u8 {
         self.0.get(usize::from(nibble & 0x0F)).copied().unwrap_or(0)
     }
@@ -55,8 +83,19 @@ impl fmt::Debug for DecimalizationTable {
 
 /// The 16 hex digits enciphered into the natural PIN: up to 16 hex
 /// characters of validation data, padded on the right.
-#[derive(Clone, Copy, PartialEq, Eq)]
+///
+/// Usually PAN digits, so it is kept like them: `Debug` is redacted,
+/// equality is constant-time, and it zeroizes on drop.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct ValidationData([u8; 8]);
+
+impl PartialEq for ValidationData {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+}
+
+impl Eq for ValidationData {}
 
 impl ValidationData {
     /// `data` (1 to 16 hex characters, either case) padded on the right
@@ -67,20 +106,23 @@ impl ValidationData {
     /// [`Error::ValidationData`] for an empty or longer text, a non-hex
     /// character, or a non-hex pad.
     pub fn new(data: &str, pad: char) -> Result<Self, Error> {
-        let pad = pad.to_digit(16).ok_or(Error::ValidationData)? as u8;
+        let pad = u8::try_from(pad)
+            .ok()
+            .and_then(hex_value)
+            .ok_or(Error::ValidationData)?;
         let bytes = data.as_bytes();
         if bytes.is_empty() || bytes.len() > 16 {
             return Err(Error::ValidationData);
         }
-        let mut nibbles = [pad; 16];
+        let mut nibbles = Zeroizing::new([pad; 16]);
         for (n, c) in nibbles.iter_mut().zip(bytes) {
-            *n = char::from(*c).to_digit(16).ok_or(Error::ValidationData)? as u8;
+            *n = hex_value(*c).ok_or(Error::ValidationData)?;
         }
-        let mut block = [0u8; 8];
-        for (b, pair) in block.iter_mut().zip(nibbles.chunks_exact(2)) {
+        let mut data = ValidationData([0; 8]);
+        for (b, pair) in data.0.iter_mut().zip(nibbles.chunks_exact(2)) {
             *b = (pair[0] << 4) | pair[1];
         }
-        Ok(ValidationData(block))
+        Ok(data)
     }
 
     /// `length` PAN digits from `start` (0 is the first digit), padded with `pad`.
@@ -99,6 +141,16 @@ impl ValidationData {
             core::str::from_utf8(digits).map_err(|_| Error::ValidationData)?,
             pad,
         )
+    }
+}
+
+/// The value of one ASCII hex digit, either case.
+fn hex_value(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
     }
 }
 
@@ -143,16 +195,14 @@ fn intermediate(
     table: &DecimalizationTable,
     data: &ValidationData,
 ) -> Digits {
-    let mut block = pvk.encipher(data.0);
-    let digits = Digits::from_values(
+    let block = Zeroizing::new(pvk.encipher(data.0));
+    Digits::from_values(
         block
             .iter()
             .flat_map(|b| [b >> 4, b & 0x0F])
             .map(|n| table.map(n))
             .take(MAX_PIN_LEN),
-    );
-    block.fill(0);
-    digits
+    )
 }
 
 /// The issuer's natural PIN of `length` digits (4 to 12) for `data`.

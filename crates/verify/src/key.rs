@@ -46,20 +46,17 @@ impl PinVerificationKey {
     pub fn new(key: &[u8]) -> Result<Self, Error> {
         // The strength rules and the KCV live in one place: TdesKey.
         let checked = TdesKey::new(key).map_err(Error::Key)?;
-        let len_error = || {
+        let len_error = |_| {
             Error::Key(pinset_envelope::Error::KeyLength {
                 algorithm: "TDES",
                 expected: "16 or 24",
                 found: key.len(),
             })
         };
+        // new_from_slice: no stack copy of the key is left behind.
         let schedule = match key.len() {
-            16 => Schedule::Ede2(TdesEde2::new(
-                &Array::try_from(key).map_err(|_| len_error())?,
-            )),
-            _ => Schedule::Ede3(TdesEde3::new(
-                &Array::try_from(key).map_err(|_| len_error())?,
-            )),
+            16 => Schedule::Ede2(TdesEde2::new_from_slice(key).map_err(len_error)?),
+            _ => Schedule::Ede3(TdesEde3::new_from_slice(key).map_err(len_error)?),
         };
         Ok(PinVerificationKey {
             schedule,

@@ -10,7 +10,7 @@ use crate::{
 };
 
 /// Where IBM 3624 validation data comes from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ValidationSource {
     /// The same data for every card (as given to the CLI).
     Data(ValidationData),
@@ -33,7 +33,7 @@ impl ValidationSource {
     /// As [`ValidationData::from_pan`].
     pub fn resolve(&self, pan: &Pan) -> Result<ValidationData, Error> {
         match *self {
-            ValidationSource::Data(data) => Ok(data),
+            ValidationSource::Data(ref data) => Ok(data.clone()),
             ValidationSource::Pan { start, length, pad } => {
                 ValidationData::from_pan(pan, start.into(), length.into(), pad)
             }
@@ -42,7 +42,7 @@ impl ValidationSource {
 }
 
 /// How an issuer derives the value its CMS keeps instead of a PIN.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum VerificationMethod {
     /// Visa PVV under the PVK with this index.
     VisaPvv {

@@ -7,6 +7,7 @@
 use core::fmt;
 
 use pinset_block::{Pan, Pin};
+use zeroize::Zeroizing;
 
 use crate::digits::{Digits, secret_digits};
 use crate::{Error, PinVerificationKey};
@@ -98,7 +99,8 @@ pub fn visa_pvv(pvk: &PinVerificationKey, pvki: Pvki, pan: &Pan, pin: &Pin) -> P
     let pan = pan.expose_digits();
     // A PAN has 12 to 19 digits and a PIN 4 to 12, so these never run short.
     let account = pan.get(pan.len() - 12..pan.len() - 1).unwrap_or_default();
-    let mut nibbles = [0u8; 16];
+    // The TSP holds PIN digits: every buffer that sees them is wiped.
+    let mut nibbles = Zeroizing::new([0u8; 16]);
     let digits = account
         .iter()
         .map(|d| d - b'0')
@@ -107,15 +109,12 @@ pub fn visa_pvv(pvk: &PinVerificationKey, pvki: Pvki, pan: &Pan, pin: &Pin) -> P
     for (n, d) in nibbles.iter_mut().zip(digits) {
         *n = d;
     }
-    let mut tsp = [0u8; 8];
+    let mut tsp = Zeroizing::new([0u8; 8]);
     for (byte, pair) in tsp.iter_mut().zip(nibbles.chunks_exact(2)) {
         *byte = (pair[0] << 4) | pair[1];
     }
-    let mut result = pvk.encipher(tsp);
-    let picked = decimalize(&result);
-    tsp.fill(0);
-    result.fill(0);
-    Pvv(picked)
+    let result = Zeroizing::new(pvk.encipher(*tsp));
+    Pvv(decimalize(&result))
 }
 
 /// The first four decimal nibbles, then the A-F ones less 10.

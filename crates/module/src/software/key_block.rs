@@ -73,6 +73,14 @@ impl SoftwareModule {
         }
     }
 
+    /// Refuses a key that arrived in a key block.
+    pub(super) fn require_unbound(&self, handle: &KeyRef) -> Result<(), ModuleError> {
+        match self.binding(handle)? {
+            Some(_) => Err(ModuleError::NotExportable(handle.id().to_owned())),
+            None => Ok(()),
+        }
+    }
+
     /// Refuses a key that arrived marked non-exportable.
     pub(super) fn require_exportable(&self, handle: &KeyRef) -> Result<(), ModuleError> {
         match self.binding(handle)? {
@@ -119,12 +127,7 @@ impl SoftwareModule {
             mode: header.mode_of_use(),
             exportable: header.exportability() == Exportability::EXPORTABLE,
         };
-        let handle = self.import_symmetric_now(algorithm, purpose, &key)?;
-        self.bindings
-            .lock()
-            .map_err(|_| Self::poisoned())?
-            .insert(handle.id().to_owned(), binding);
-        Ok(handle)
+        self.import_symmetric_bound(algorithm, purpose, &key, Some(binding))
     }
 
     pub(super) fn export_key_block_now(

@@ -25,7 +25,7 @@ use crate::{
     KeyPurpose, KeyRef, ModuleError, PinSource, PinVerified, SecurityModule, TranslatePin,
     VerifyPin, Wrapping,
 };
-use pinset_verify::VerificationValue;
+use pinset_verify::{VerificationMethod, VerificationValue};
 
 mod key_block;
 mod pin_data;
@@ -220,6 +220,8 @@ pub struct SoftwareModule {
     keys: Mutex<HashMap<String, (KeyRef, Material)>>,
     // What a key block said of the keys that arrived in one.
     bindings: Mutex<HashMap<String, key_block::Binding>>,
+    // The verification method bound to each PIN verification key.
+    methods: Mutex<HashMap<String, VerificationMethod>>,
     next_id: AtomicU64,
     rng: Mutex<ChaCha20Rng>,
 }
@@ -296,6 +298,7 @@ impl SoftwareModule {
             rsa,
             keys: Mutex::new(HashMap::new()),
             bindings: Mutex::new(HashMap::new()),
+            methods: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             rng: Mutex::new(ChaCha20Rng::from_seed(seed)),
         }
@@ -320,6 +323,19 @@ impl SoftwareModule {
         check: KeyCheck,
         material: Material,
     ) -> Result<KeyRef, ModuleError> {
+        self.insert_bound(algorithm, purpose, check, material, None)
+    }
+
+    /// Files a key, with what its key block bound it to if it came in one.
+    /// The binding is filed first, so the key is never usable without it.
+    fn insert_bound(
+        &self,
+        algorithm: KeyAlgorithm,
+        purpose: KeyPurpose,
+        check: KeyCheck,
+        material: Material,
+        binding: Option<key_block::Binding>,
+    ) -> Result<KeyRef, ModuleError> {
         let id = match check {
             // Named by its public fingerprint: every module that holds this
             // key pair issues the same handle, so instances can share a ring.
@@ -331,6 +347,12 @@ impl SoftwareModule {
             KeyCheck::Kcv(_) => format!("sw-{}", self.next_id.fetch_add(1, Ordering::Relaxed)),
         };
         let handle = KeyRef::new(id.clone(), algorithm, purpose, check);
+        if let Some(binding) = binding {
+            self.bindings
+                .lock()
+                .map_err(|_| Self::poisoned())?
+                .insert(id.clone(), binding);
+        }
         self.keys
             .lock()
             .map_err(|_| Self::poisoned())?
@@ -390,6 +412,16 @@ impl SoftwareModule {
         purpose: KeyPurpose,
         material: &[u8],
     ) -> Result<KeyRef, ModuleError> {
+        self.import_symmetric_bound(algorithm, purpose, material, None)
+    }
+
+    fn import_symmetric_bound(
+        &self,
+        algorithm: KeyAlgorithm,
+        purpose: KeyPurpose,
+        material: &[u8],
+        binding: Option<key_block::Binding>,
+    ) -> Result<KeyRef, ModuleError> {
         if algorithm.key_len() != Some(material.len()) {
             return Err(ModuleError::KeyMaterial(
                 pinset_envelope::Error::KeyLength {
@@ -416,7 +448,7 @@ impl SoftwareModule {
             }
             _ => Material::Pin(Arc::new(key)),
         };
-        self.insert(algorithm, purpose, check, material)
+        self.insert_bound(algorithm, purpose, check, material, binding)
     }
 
     /// AES key wrap with padding under the key-encryption key `kek`.
@@ -530,7 +562,9 @@ impl SecurityModule for SoftwareModule {
     }
 
     async fn export_wrapped(&self, key: &KeyRef, kek: &KeyRef) -> Result<Vec<u8>, ModuleError> {
-        self.require_exportable(key)?;
+        // A key that came in a key block leaves only in one, which keeps
+        // its usage, mode of use and exportability: key wrap would drop them.
+        self.require_unbound(key)?;
         let material = self.material(key)?;
         let wrapped = match (&material, material.symmetric_bytes()) {
             (_, Some(bytes)) => self.kwp(kek, bytes, true)?,
@@ -599,6 +633,14 @@ impl SecurityModule for SoftwareModule {
             .map_err(ModuleError::KeyMaterial)
     }
 
+    async fn bind_verification_method(
+        &self,
+        pvk: &KeyRef,
+        method: &VerificationMethod,
+    ) -> Result<(), ModuleError> {
+        self.bind_verification_method_now(pvk, method)
+    }
+
     async fn generate_verification_value(
         &self,
         request: &GenerateVerificationValue<'_>,
@@ -642,6 +684,10 @@ impl SecurityModule for SoftwareModule {
             Some((stored, _)) if stored == key => {
                 keys.remove(key.id());
                 self.bindings
+                    .lock()
+                    .map_err(|_| Self::poisoned())?
+                    .remove(key.id());
+                self.methods
                     .lock()
                     .map_err(|_| Self::poisoned())?
                     .remove(key.id());

@@ -11,23 +11,54 @@ use pinset_verify::{
 
 use super::{Material, Mode, SoftwareModule};
 use crate::{
-    GenerateNaturalPin, GenerateVerificationValue, KeyPurpose, KeyRef, ModuleError, PinVerified,
-    VerifyPin, verification_purpose,
+    GenerateNaturalPin, GenerateVerificationValue, KeyRef, ModuleError, PinVerified, VerifyPin,
+    verification_purpose,
 };
 
 impl SoftwareModule {
-    /// The PIN verification key behind `handle`, checked for `purpose`.
+    /// The PIN verification key behind `handle`, if it is tagged for
+    /// `method`, `method` is the one bound to it, and its mode of use
+    /// allows `mode`.
     fn pvk(
         &self,
         handle: &KeyRef,
-        purpose: KeyPurpose,
+        method: &VerificationMethod,
         mode: Mode,
     ) -> Result<Arc<PinVerificationKey>, ModuleError> {
-        handle.require_purpose(purpose)?;
+        handle.require_purpose(verification_purpose(method))?;
         self.require_mode(handle, mode)?;
-        match self.material(handle)? {
-            Material::Verification(_, pvk) => Ok(pvk),
-            Material::Pin(_) | Material::Rsa(_) => Err(wrong_pvk_algorithm(handle)),
+        let pvk = match self.material(handle)? {
+            Material::Verification(_, pvk) => pvk,
+            Material::Pin(_) | Material::Rsa(_) => return Err(wrong_pvk_algorithm(handle)),
+        };
+        let methods = self.methods.lock().map_err(|_| Self::poisoned())?;
+        match methods.get(handle.id()) {
+            Some(bound) if bound == method => Ok(pvk),
+            Some(_) => Err(binding(handle, "it is bound to another method")),
+            None => Err(binding(handle, "no verification method is bound to it")),
+        }
+    }
+
+    pub(super) fn bind_verification_method_now(
+        &self,
+        pvk: &KeyRef,
+        method: &VerificationMethod,
+    ) -> Result<(), ModuleError> {
+        pvk.require_purpose(verification_purpose(method))?;
+        if let VerificationMethod::Ibm3624 { table, .. } = method {
+            table.check_strength().map_err(ModuleError::Verification)?;
+        }
+        let Material::Verification(..) = self.material(pvk)? else {
+            return Err(wrong_pvk_algorithm(pvk));
+        };
+        let mut methods = self.methods.lock().map_err(|_| Self::poisoned())?;
+        match methods.get(pvk.id()) {
+            Some(bound) if bound == method => Ok(()),
+            Some(_) => Err(binding(pvk, "it is bound to another method")),
+            None => {
+                methods.insert(pvk.id().to_owned(), method.clone());
+                Ok(())
+            }
         }
     }
 
@@ -36,11 +67,7 @@ impl SoftwareModule {
         request: &GenerateVerificationValue<'_>,
     ) -> Result<VerificationValue, ModuleError> {
         request.check()?;
-        let pvk = self.pvk(
-            request.pvk,
-            verification_purpose(request.method),
-            Mode::Generate,
-        )?;
+        let pvk = self.pvk(request.pvk, request.method, Mode::Generate)?;
         let pin = self.open(&request.source, Some(request.pan))?;
         request
             .method
@@ -53,17 +80,18 @@ impl SoftwareModule {
         request: &VerifyPin<'_>,
     ) -> Result<PinVerified, ModuleError> {
         request.check()?;
-        let pvk = self.pvk(
-            request.pvk,
-            verification_purpose(request.method),
-            Mode::Verify,
-        )?;
+        let pvk = self.pvk(request.pvk, request.method, Mode::Verify)?;
         let pin = self.open(&request.source, Some(request.pan))?;
-        request
+        match request
             .method
             .verify(&pvk, request.pan, &pin, request.value)
-            .map(PinVerified::from)
-            .map_err(ModuleError::Verification)
+        {
+            Ok(matched) => Ok(PinVerified::from(matched)),
+            // A PIN shorter than the offset does not match; an error would
+            // tell the caller the PIN's length.
+            Err(pinset_verify::Error::OffsetLongerThanPin) => Ok(PinVerified::Mismatch),
+            Err(e) => Err(ModuleError::Verification(e)),
+        }
     }
 
     pub(super) fn generate_natural_pin_now(
@@ -71,16 +99,13 @@ impl SoftwareModule {
         request: &GenerateNaturalPin<'_>,
     ) -> Result<EncryptedPinBlock, ModuleError> {
         if request.format == Format::Iso2 {
-            return Err(ModuleError::TranslationNotAllowed {
-                from: Format::Iso2,
-                to: Format::Iso2,
-            });
+            return Err(ModuleError::ChipOnlyFormat);
         }
         let method = VerificationMethod::Ibm3624 {
             table: *request.table,
-            validation: *request.validation,
+            validation: request.validation.clone(),
         };
-        let pvk = self.pvk(request.pvk, verification_purpose(&method), Mode::Generate)?;
+        let pvk = self.pvk(request.pvk, &method, Mode::Generate)?;
         let destination = self.pin_key_for(request.destination, request.format, Mode::Encipher)?;
         let data = request
             .validation
@@ -90,6 +115,13 @@ impl SoftwareModule {
             .map_err(ModuleError::Verification)?;
         self.with_rng(|rng| destination.seal(request.format, &pin, Some(request.pan), rng))?
             .map_err(ModuleError::KeyMaterial)
+    }
+}
+
+fn binding(handle: &KeyRef, problem: &'static str) -> ModuleError {
+    ModuleError::VerificationBinding {
+        key: handle.id().to_owned(),
+        problem,
     }
 }
 

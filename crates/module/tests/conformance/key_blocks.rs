@@ -6,8 +6,8 @@
 use pinset_block::{Format, Pan};
 use pinset_module::tr31::{Exportability, Version};
 use pinset_module::{
-    ErrorClass, KeyAlgorithm, KeyBlockExport, KeyCheck, KeyPurpose, KeyRef, ModuleError, PinSource,
-    SecurityModule, TranslatePin,
+    ErrorClass, GenerateVerificationValue, KeyAlgorithm, KeyBlockExport, KeyCheck, KeyPurpose,
+    KeyRef, ModuleError, PinSource, SecurityModule, SlotField, TranslatePin, VerifyPin, tr31,
 };
 
 use pinset_envelope::{AesKey, PinKey};
@@ -150,11 +150,23 @@ pub async fn key_blocks<M: SecurityModule>(m: &M) {
         (
             KeyAlgorithm::Aes128,
             KeyPurpose::PinVerificationVisa,
-            "key usage",
+            SlotField::KeyUsage,
         ),
-        (KeyAlgorithm::Aes128, KeyPurpose::KeyEncryption, "key usage"),
-        (KeyAlgorithm::Tdes2, KeyPurpose::PinEncryption, "algorithm"),
-        (KeyAlgorithm::Aes256, KeyPurpose::PinEncryption, "algorithm"),
+        (
+            KeyAlgorithm::Aes128,
+            KeyPurpose::KeyEncryption,
+            SlotField::KeyUsage,
+        ),
+        (
+            KeyAlgorithm::Tdes2,
+            KeyPurpose::PinEncryption,
+            SlotField::Algorithm,
+        ),
+        (
+            KeyAlgorithm::Aes256,
+            KeyPurpose::PinEncryption,
+            SlotField::Algorithm,
+        ),
     ] {
         let e = m
             .import_key_block(&aes_kbpk, algorithm, purpose, BLOCK_D)
@@ -223,11 +235,14 @@ pub async fn key_blocks<M: SecurityModule>(m: &M) {
             .unwrap_err();
         assert!(matches!(e, ModuleError::NotExportable(_)), "{e:?}");
         let e = m.export_wrapped(&again, &kek).await.unwrap_err();
-        assert!(
-            matches!(e, ModuleError::NotExportable(_)) || e.class() == ErrorClass::Unsupported,
-            "{e:?}"
-        );
+        assert!(matches!(e, ModuleError::NotExportable(_)), "{e:?}");
     }
+    // Even an exportable key that came in a key block never leaves by key
+    // wrap, which would drop its usage and mode: re-imported that way it
+    // could decipher, or become a PVK.
+    let e = m.export_wrapped(&key, &kek).await.unwrap_err();
+    assert!(matches!(e, ModuleError::NotExportable(_)), "{e:?}");
+
     // Deprecated versions are read, never written.
     let legacy = KeyBlockExport {
         version: Version::A,
@@ -238,6 +253,172 @@ pub async fn key_blocks<M: SecurityModule>(m: &M) {
         .await
         .unwrap_err();
     assert_eq!(e.class(), ErrorClass::Unsupported, "{e:?}");
+}
+
+/// Wraps `key` under the clear `kbpk` with `header`: the sender's side,
+/// on `pinset-tr31` with RustCrypto (cross-checked against psec).
+fn sender_block(kbpk: &str, header: &str, key: &str) -> String {
+    let kbpk = tr31::Kbpk::aes(&unhex(kbpk)).unwrap();
+    let header = tr31::Header::parse(header).unwrap();
+    tr31::wrap(&kbpk, &header, &unhex(key), &mut rng(6)).unwrap()
+}
+
+/// PIN verification keys arrive as V1 and V2 blocks; their mode of use
+/// (G generate only, V verify only) and exportability (S) hold; a key
+/// component never fills a slot.
+pub async fn verification_key_blocks<M: SecurityModule>(m: &M) {
+    use pinset_module::verify::{DecimalizationTable, Pvki, ValidationSource, VerificationMethod};
+
+    let aes_kbpk = kbpk(m, KeyAlgorithm::Aes256, KBPK_D).await;
+    let pvk = "0123456789ABCDEFFEDCBA9876543210";
+    let visa = VerificationMethod::VisaPvv {
+        pvki: Pvki::new(1).unwrap(),
+    };
+    let ibm = VerificationMethod::Ibm3624 {
+        table: DecimalizationTable::STANDARD,
+        validation: ValidationSource::Pan {
+            start: 4,
+            length: 11,
+            pad: 'F',
+        },
+    };
+    let zpk = m
+        .import_symmetric(
+            KeyAlgorithm::Tdes3,
+            KeyPurpose::PinEncryption,
+            &unhex(super::TDES3_ZPK),
+        )
+        .await
+        .unwrap();
+    let pan = Pan::new(PAN).unwrap();
+    let block = clear_tdes(super::TDES3_ZPK)
+        .seal(Format::Iso0, &pin("7580"), Some(&pan), &mut rng(7))
+        .unwrap();
+    let source = PinSource::Symmetric {
+        key: &zpk,
+        format: Format::Iso0,
+        block: block.as_bytes(),
+    };
+
+    // V2 mode G: generates PVVs, never verifies; V1 mode V: the reverse.
+    // Both S (sensitive): they never leave the module.
+    let v2 = sender_block(KBPK_D, "D0000V2TG00S0000", pvk);
+    let v1 = sender_block(KBPK_D, "D0000V1TV00S0000", pvk);
+    let visa_pvk = m
+        .import_key_block(
+            &aes_kbpk,
+            KeyAlgorithm::Tdes2,
+            KeyPurpose::PinVerificationVisa,
+            &v2,
+        )
+        .await
+        .unwrap();
+    let ibm_pvk = m
+        .import_key_block(
+            &aes_kbpk,
+            KeyAlgorithm::Tdes2,
+            KeyPurpose::PinVerificationIbm3624,
+            &v1,
+        )
+        .await
+        .unwrap();
+    // Each fits only its own slot.
+    let e = m
+        .import_key_block(
+            &aes_kbpk,
+            KeyAlgorithm::Tdes2,
+            KeyPurpose::PinVerificationIbm3624,
+            &v2,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ModuleError::KeyBlockSlot {
+                field: SlotField::KeyUsage,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    m.bind_verification_method(&visa_pvk, &visa).await.unwrap();
+    m.bind_verification_method(&ibm_pvk, &ibm).await.unwrap();
+    let pvv = m
+        .generate_verification_value(&GenerateVerificationValue {
+            source,
+            pan: &pan,
+            pvk: &visa_pvk,
+            method: &visa,
+        })
+        .await
+        .unwrap();
+    let e = m
+        .verify_pin(&VerifyPin {
+            source,
+            pan: &pan,
+            pvk: &visa_pvk,
+            method: &visa,
+            value: &pvv,
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ModuleError::ModeOfUse {
+                operation: "verify",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    let e = m
+        .generate_verification_value(&GenerateVerificationValue {
+            source,
+            pan: &pan,
+            pvk: &ibm_pvk,
+            method: &ibm,
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ModuleError::ModeOfUse {
+                operation: "generate",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    let e = m
+        .export_key_block(&visa_pvk, &aes_kbpk, &KeyBlockExport::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ModuleError::NotExportable(_)), "{e:?}");
+
+    // A component (key version c1) is half a key: no slot takes it.
+    let component = sender_block(KBPK_D, "D0000P0TBc1E0000", KEY_BD);
+    let e = m
+        .import_key_block(
+            &aes_kbpk,
+            KeyAlgorithm::Tdes2,
+            KeyPurpose::PinEncryption,
+            &component,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ModuleError::KeyBlockSlot {
+                field: SlotField::KeyVersion,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
 }
 
 /// A backend without key blocks says so.

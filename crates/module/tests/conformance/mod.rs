@@ -108,6 +108,7 @@ pub async fn run<M: SecurityModule>(m: &M, supports: Supports) {
     }
     if supports.key_blocks {
         key_blocks::key_blocks(m).await;
+        key_blocks::verification_key_blocks(m).await;
     } else {
         key_blocks::key_blocks_unsupported(m).await;
     }

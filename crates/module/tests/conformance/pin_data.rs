@@ -108,15 +108,88 @@ pub async fn pin_verification<M: SecurityModule>(m: &M) {
         .await
         .unwrap();
 
-    // psec: PVKI 1, PIN 4524 -> 8523; PVKI 2, PIN 1912 -> 3244.
-    for (pvki, digits, pvv) in [(1, "4524", "8523"), (2, "1912", "3244")] {
-        let value = generate(m, &zpk, &iso0(digits), &visa_pvk, &visa(pvki))
+    // A PVK computes nothing until a method is bound to it.
+    let e = generate(m, &zpk, &iso0("4524"), &visa_pvk, &visa(1))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, ModuleError::VerificationBinding { .. }),
+        "{e:?}"
+    );
+    m.bind_verification_method(&visa_pvk, &visa(1))
+        .await
+        .unwrap();
+    m.bind_verification_method(&ibm_pvk, &ibm()).await.unwrap();
+    // Binding the same method again is a no-op; another is refused.
+    m.bind_verification_method(&ibm_pvk, &ibm()).await.unwrap();
+    let e = m
+        .bind_verification_method(&visa_pvk, &visa(2))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, ModuleError::VerificationBinding { .. }),
+        "{e:?}"
+    );
+    // A table of zeros makes the natural PIN 0000 and the offset the PIN:
+    // refused at binding (a fresh key, so nothing is bound yet).
+    let fresh = m
+        .import_symmetric(
+            KeyAlgorithm::Tdes2,
+            KeyPurpose::PinVerificationIbm3624,
+            &unhex(PVK),
+        )
+        .await
+        .unwrap();
+    let zeros = VerificationMethod::Ibm3624 {
+        table: DecimalizationTable::parse("0000000000000000").unwrap(),
+        validation: ValidationSource::Pan {
+            start: 0,
+            length: 16,
+            pad: 'F',
+        },
+    };
+    let e = m
+        .bind_verification_method(&fresh, &zeros)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ModuleError::Verification(_)), "{e:?}");
+    // A request that names another table than the bound one is refused,
+    // so a caller cannot run the decimalisation table attack.
+    let other_table = VerificationMethod::Ibm3624 {
+        table: DecimalizationTable::parse("9876543210987654").unwrap(),
+        validation: ValidationSource::Pan {
+            start: 0,
+            length: 16,
+            pad: 'F',
+        },
+    };
+    let e = generate(m, &zpk, &iso0("1234"), &ibm_pvk, &other_table)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, ModuleError::VerificationBinding { .. }),
+        "{e:?}"
+    );
+
+    // psec: PVKI 1, PIN 4524 -> 8523; PVKI 2, PIN 1912 -> 3244. One PVK
+    // per PVKI, as issuers keep them.
+    let pvk_2 = m
+        .import_symmetric(
+            KeyAlgorithm::Tdes2,
+            KeyPurpose::PinVerificationVisa,
+            &unhex(PVK),
+        )
+        .await
+        .unwrap();
+    m.bind_verification_method(&pvk_2, &visa(2)).await.unwrap();
+    for (pvk, pvki, digits, pvv) in [(&visa_pvk, 1, "4524", "8523"), (&pvk_2, 2, "1912", "3244")] {
+        let value = generate(m, &zpk, &iso0(digits), pvk, &visa(pvki))
             .await
             .unwrap();
         assert_eq!(value.expose_str(), pvv, "PVKI {pvki}");
-        let same = verify(m, &zpk, &iso0(digits), &visa_pvk, &visa(pvki), &value).await;
+        let same = verify(m, &zpk, &iso0(digits), pvk, &visa(pvki), &value).await;
         assert_eq!(same.unwrap(), PinVerified::Match);
-        let other = verify(m, &zpk, &iso0("0000"), &visa_pvk, &visa(pvki), &value).await;
+        let other = verify(m, &zpk, &iso0("0000"), pvk, &visa(pvki), &value).await;
         assert_eq!(other.unwrap(), PinVerified::Mismatch);
     }
 
@@ -183,9 +256,18 @@ pub async fn pin_verification<M: SecurityModule>(m: &M) {
         })
         .await
         .unwrap_err();
-    assert!(
-        matches!(e, ModuleError::TranslationNotAllowed { .. }),
-        "{e:?}"
+    assert!(matches!(e, ModuleError::ChipOnlyFormat), "{e:?}");
+    // A PIN shorter than the stored offset is a mismatch like any other:
+    // an error would tell the caller the PIN's length.
+    let six = generate(m, &zpk, &iso0("123456"), &ibm_pvk, &ibm())
+        .await
+        .unwrap();
+    assert_eq!(six.expose_str().len(), 6);
+    assert_eq!(
+        verify(m, &zpk, &iso0("1234"), &ibm_pvk, &ibm(), &six)
+            .await
+            .unwrap(),
+        PinVerified::Mismatch
     );
     // A stored value of the other method is refused, not a mismatch.
     let e = verify(m, &zpk, &iso0("1234"), &visa_pvk, &visa(1), &offset)
