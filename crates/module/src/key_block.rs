@@ -5,9 +5,13 @@
 //! mapping lives here, once, for every backend: a `P0` key becomes a PIN
 //! encryption key and nothing else, a `V2` key computes PVVs only.
 
-use pinset_tr31::{Algorithm, Exportability, Header, KeyUsage, ModeOfUse, Version};
+#[cfg(feature = "software")]
+use pinset_tr31::Header;
+use pinset_tr31::{Algorithm, Exportability, KeyUsage, ModeOfUse, Version};
 
-use crate::{KeyAlgorithm, KeyPurpose, ModuleError};
+#[cfg(feature = "software")]
+use crate::ModuleError;
+use crate::{KeyAlgorithm, KeyPurpose};
 
 /// The key block header field that keeps a block out of a slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -98,6 +102,7 @@ pub fn slot_header(
     Some((usage, mode, header_algorithm))
 }
 
+#[cfg(feature = "software")] // the backends that read key blocks
 /// Checks that an unwrapped block's header and key length fill the slot.
 ///
 /// # Errors
@@ -128,6 +133,7 @@ pub(crate) fn check_slot(
     Ok(())
 }
 
+#[cfg(feature = "software")] // the backends that read key blocks
 /// Whether `found` is `full` or a narrower mode of it.
 fn narrows(found: ModeOfUse, full: ModeOfUse) -> bool {
     let narrower: &[ModeOfUse] = match full {
@@ -138,6 +144,7 @@ fn narrows(found: ModeOfUse, full: ModeOfUse) -> bool {
     found == full || found == ModeOfUse::ANY || narrower.contains(&found)
 }
 
+#[cfg(feature = "software")] // the backends that read key blocks
 /// The header an exported key's block carries: the mode it arrived with,
 /// if it arrived in a block, else the full mode of its purpose.
 pub(crate) fn export_header(

@@ -15,8 +15,10 @@ mod pin_data;
 #[cfg(feature = "pkcs11")]
 mod pkcs11;
 mod policy;
+mod shared;
 #[cfg(feature = "software")]
 mod software;
+mod translate;
 
 use core::future::Future;
 
@@ -28,7 +30,6 @@ pub use key_block::{KeyBlockExport, SlotField, slot_header};
 pub use pin_data::{
     GenerateNaturalPin, GenerateVerificationValue, PinVerified, VerifyPin, verification_purpose,
 };
-use pinset_block::{Format, Pan};
 pub use pinset_envelope::{EncryptedPinBlock, RsaPadding, RsaPublicKey};
 pub use pinset_tr31 as tr31;
 pub use pinset_verify as verify;
@@ -38,123 +39,7 @@ pub use pkcs11::{Pkcs11Config, Pkcs11Module};
 pub use policy::{PinPolicy, PolicyViolation};
 #[cfg(feature = "software")]
 pub use software::SoftwareModule;
-
-/// How a key given to [`SecurityModule::import_wrapped`] was wrapped.
-#[derive(Clone, Copy, Debug)]
-pub enum Wrapping<'a> {
-    /// AES key wrap with padding (RFC 5649, PKCS#11 `CKM_AES_KEY_WRAP_PAD`)
-    /// under an AES key-encryption key: of the key bytes for a symmetric
-    /// key, of the PKCS#8 DER for an RSA key. How keys arrive from a key
-    /// ceremony or another module.
-    AesKeyWrap {
-        /// The AES key-encryption key's handle.
-        kek: &'a KeyRef,
-    },
-    /// RSA encryption of a symmetric key's bytes under the public half of
-    /// an RSA key-encryption key the module holds: a session key a device
-    /// drew and sent (the reverse of [`SecurityModule::generate_tzpk`]).
-    Rsa {
-        /// The RSA key-encryption key's handle.
-        key: &'a KeyRef,
-        /// The padding the sender used.
-        padding: RsaPadding,
-    },
-}
-
-impl Wrapping<'_> {
-    /// The unwrapping key's handle.
-    pub fn key(&self) -> &KeyRef {
-        match self {
-            Wrapping::AesKeyWrap { kek } => kek,
-            Wrapping::Rsa { key, .. } => key,
-        }
-    }
-}
-
-/// Where a PIN block to translate comes from.
-#[derive(Clone, Copy, Debug)]
-pub enum PinSource<'a> {
-    /// A device's RSA cryptogram of a clear PIN block (formats 0 to 3; both
-    /// seed flows send format 1) under an RSA PIN key.
-    Rsa {
-        /// The RSA private key's handle.
-        key: &'a KeyRef,
-        /// The padding the device used.
-        padding: RsaPadding,
-        /// The cryptogram.
-        cryptogram: &'a [u8],
-        /// The clear block's format.
-        format: Format,
-    },
-    /// A PIN block enciphered under a symmetric PIN key (a ZPK or tzpk).
-    Symmetric {
-        /// The key's handle.
-        key: &'a KeyRef,
-        /// The block's format.
-        format: Format,
-        /// The enciphered block: 8 bytes (TDES) or 16 (AES, format 4).
-        block: &'a [u8],
-    },
-}
-
-impl PinSource<'_> {
-    /// The source block's format.
-    pub fn format(&self) -> Format {
-        match self {
-            PinSource::Rsa { format, .. } | PinSource::Symmetric { format, .. } => *format,
-        }
-    }
-
-    /// The source key's handle.
-    pub fn key(&self) -> &KeyRef {
-        match self {
-            PinSource::Rsa { key, .. } | PinSource::Symmetric { key, .. } => key,
-        }
-    }
-}
-
-/// A PIN translation: read the source block, check the PCI rule and the
-/// policy, and re-encipher under the destination key, all inside the module.
-///
-/// The clear block and the PIN never cross the seam.
-#[derive(Clone, Copy, Debug)]
-pub struct TranslatePin<'a> {
-    /// Where the PIN comes from.
-    pub source: PinSource<'a>,
-    /// The destination key's handle.
-    pub destination: &'a KeyRef,
-    /// The destination format (0, 3 or 4 for a PAN-bound block).
-    pub format: Format,
-    /// The PAN, for PAN-bound formats on either side.
-    pub pan: Option<&'a Pan>,
-    /// Checked inside the module on the clear PIN, if given.
-    pub policy: Option<&'a PinPolicy>,
-}
-
-impl TranslatePin<'_> {
-    /// The checks on formats every backend makes first, before it touches a
-    /// key: the PCI rule ([`Format::may_translate_to`]) and a PAN for every
-    /// PAN-bound side.
-    ///
-    /// # Errors
-    ///
-    /// [`ModuleError::TranslationNotAllowed`] or [`ModuleError::PanRequired`].
-    pub fn check_formats(&self) -> Result<(), ModuleError> {
-        let from = self.source.format();
-        if !from.may_translate_to(self.format) {
-            return Err(ModuleError::TranslationNotAllowed {
-                from,
-                to: self.format,
-            });
-        }
-        for format in [from, self.format] {
-            if format.is_pan_bound() && self.pan.is_none() {
-                return Err(ModuleError::PanRequired(format));
-            }
-        }
-        Ok(())
-    }
-}
+pub use translate::{PinSource, TranslatePin, Wrapping};
 
 /// A PIN security module: keys stay inside it, and PIN blocks are
 /// translated inside it. The host holds [`KeyRef`] handles only.
@@ -432,130 +317,6 @@ pub trait SecurityModule: Send + Sync {
     ///
     /// [`ModuleError::UnknownKey`] if it was not there.
     fn destroy(&self, key: &KeyRef) -> impl Future<Output = Result<(), ModuleError>> + Send;
-}
-
-/// A shared module is a module: hand one `Arc` to several flows.
-impl<M: SecurityModule> SecurityModule for std::sync::Arc<M> {
-    fn name(&self) -> &'static str {
-        (**self).name()
-    }
-
-    fn import_symmetric(
-        &self,
-        algorithm: KeyAlgorithm,
-        purpose: KeyPurpose,
-        material: &[u8],
-    ) -> impl Future<Output = Result<KeyRef, ModuleError>> + Send {
-        (**self).import_symmetric(algorithm, purpose, material)
-    }
-
-    fn import_rsa_private(
-        &self,
-        purpose: KeyPurpose,
-        der: &[u8],
-    ) -> impl Future<Output = Result<KeyRef, ModuleError>> + Send {
-        (**self).import_rsa_private(purpose, der)
-    }
-
-    fn import_wrapped(
-        &self,
-        wrapping: Wrapping<'_>,
-        algorithm: KeyAlgorithm,
-        purpose: KeyPurpose,
-        wrapped: &[u8],
-    ) -> impl Future<Output = Result<KeyRef, ModuleError>> + Send {
-        (**self).import_wrapped(wrapping, algorithm, purpose, wrapped)
-    }
-
-    fn export_wrapped(
-        &self,
-        key: &KeyRef,
-        kek: &KeyRef,
-    ) -> impl Future<Output = Result<Vec<u8>, ModuleError>> + Send {
-        (**self).export_wrapped(key, kek)
-    }
-
-    fn generate_rsa(
-        &self,
-        bits: usize,
-        purpose: KeyPurpose,
-    ) -> impl Future<Output = Result<(KeyRef, RsaPublicKey), ModuleError>> + Send {
-        (**self).generate_rsa(bits, purpose)
-    }
-
-    fn rsa_public_key(
-        &self,
-        key: &KeyRef,
-    ) -> impl Future<Output = Result<RsaPublicKey, ModuleError>> + Send {
-        (**self).rsa_public_key(key)
-    }
-
-    fn generate_tzpk(
-        &self,
-        device_key: &RsaPublicKey,
-        padding: RsaPadding,
-    ) -> impl Future<Output = Result<(KeyRef, Vec<u8>), ModuleError>> + Send {
-        (**self).generate_tzpk(device_key, padding)
-    }
-
-    fn translate(
-        &self,
-        request: &TranslatePin<'_>,
-    ) -> impl Future<Output = Result<EncryptedPinBlock, ModuleError>> + Send {
-        (**self).translate(request)
-    }
-
-    fn bind_verification_method(
-        &self,
-        pvk: &KeyRef,
-        method: &VerificationMethod,
-    ) -> impl Future<Output = Result<(), ModuleError>> + Send {
-        (**self).bind_verification_method(pvk, method)
-    }
-
-    fn generate_verification_value(
-        &self,
-        request: &GenerateVerificationValue<'_>,
-    ) -> impl Future<Output = Result<VerificationValue, ModuleError>> + Send {
-        (**self).generate_verification_value(request)
-    }
-
-    fn verify_pin(
-        &self,
-        request: &VerifyPin<'_>,
-    ) -> impl Future<Output = Result<PinVerified, ModuleError>> + Send {
-        (**self).verify_pin(request)
-    }
-
-    fn generate_natural_pin(
-        &self,
-        request: &GenerateNaturalPin<'_>,
-    ) -> impl Future<Output = Result<EncryptedPinBlock, ModuleError>> + Send {
-        (**self).generate_natural_pin(request)
-    }
-
-    fn import_key_block(
-        &self,
-        kbpk: &KeyRef,
-        algorithm: KeyAlgorithm,
-        purpose: KeyPurpose,
-        block: &str,
-    ) -> impl Future<Output = Result<KeyRef, ModuleError>> + Send {
-        (**self).import_key_block(kbpk, algorithm, purpose, block)
-    }
-
-    fn export_key_block(
-        &self,
-        key: &KeyRef,
-        kbpk: &KeyRef,
-        export: &KeyBlockExport,
-    ) -> impl Future<Output = Result<String, ModuleError>> + Send {
-        (**self).export_key_block(key, kbpk, export)
-    }
-
-    fn destroy(&self, key: &KeyRef) -> impl Future<Output = Result<(), ModuleError>> + Send {
-        (**self).destroy(key)
-    }
 }
 
 /// The answer of a backend that lacks an operation.

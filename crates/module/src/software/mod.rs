@@ -5,160 +5,32 @@
 //! exists only inside [`SecurityModule::translate`], in zeroizing types.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
-use aes_kw::{KeyInit, KwpAes128, KwpAes192, KwpAes256};
 use chacha20::ChaCha20Rng;
-use pinset_block::{Format, Pan, Pin};
-use pinset_envelope::rsa::{self, RsaDecryptor, RsaPrivateKey};
-use pinset_envelope::{AesKey, EncryptedPinBlock, PinKey, RsaPadding, RsaPublicKey, TdesKey};
-use pinset_verify::PinVerificationKey;
+use pinset_envelope::{EncryptedPinBlock, PinKey, RsaPadding, RsaPublicKey, TdesKey};
 use rand_core::{Rng, SeedableRng, TryRng};
-use zeroize::Zeroizing;
 
-#[cfg(feature = "aws-lc")]
-use crate::AwsLcRsaKey;
 use crate::key::rsa_handle_parts;
 use crate::{
     GenerateNaturalPin, GenerateVerificationValue, KeyAlgorithm, KeyBlockExport, KeyCheck,
-    KeyPurpose, KeyRef, ModuleError, PinSource, PinVerified, SecurityModule, TranslatePin,
-    VerifyPin, Wrapping,
+    KeyPurpose, KeyRef, ModuleError, PinVerified, SecurityModule, TranslatePin, VerifyPin,
+    Wrapping,
 };
 use pinset_verify::{VerificationMethod, VerificationValue};
 
 mod key_block;
 mod pin_data;
+mod rsa;
+mod store;
+mod wrap;
 
 use key_block::Mode;
+use rsa::RsaEngine;
+use store::Material;
 
 const NAME: &str = "software";
-
-/// Key material as the software module keeps it.
-#[derive(Clone)]
-enum Material {
-    Pin(Arc<PinKey>),
-    /// A PIN verification key: the key, and its TDES schedule built once.
-    Verification(Arc<PinKey>, Arc<PinVerificationKey>),
-    Rsa(Arc<dyn SoftRsa>),
-}
-
-impl Material {
-    /// The symmetric key, whatever it is for.
-    fn as_pin_key(&self) -> Option<&Arc<PinKey>> {
-        match self {
-            Material::Pin(key) | Material::Verification(key, _) => Some(key),
-            Material::Rsa(_) => None,
-        }
-    }
-
-    /// A symmetric key's bytes, to wrap it for export.
-    fn symmetric_bytes(&self) -> Option<&[u8]> {
-        self.as_pin_key().map(|key| match key.as_ref() {
-            PinKey::Tdes(k) => k.expose_bytes(),
-            PinKey::Aes(k) => k.expose_bytes(),
-        })
-    }
-}
-
-/// An RSA private key in process memory: it decrypts, and it can be
-/// exported wrapped.
-trait SoftRsa: RsaDecryptor {
-    fn pkcs8(&self) -> Result<Zeroizing<Vec<u8>>, pinset_envelope::Error>;
-}
-
-impl SoftRsa for RsaPrivateKey {
-    fn pkcs8(&self) -> Result<Zeroizing<Vec<u8>>, pinset_envelope::Error> {
-        self.to_pkcs8_der()
-    }
-}
-
-#[cfg(feature = "aws-lc")]
-impl SoftRsa for AwsLcRsaKey {
-    fn pkcs8(&self) -> Result<Zeroizing<Vec<u8>>, pinset_envelope::Error> {
-        self.to_pkcs8_der()
-    }
-}
-
-/// AES key wrap with padding (RFC 5649) under `kek` (16, 24 or 32 bytes):
-/// wraps if `wrap`, else unwraps. Every output is zeroizing.
-fn aes_kwp(kek: &[u8], input: &[u8], wrap: bool) -> Result<Zeroizing<Vec<u8>>, ModuleError> {
-    const SEMIBLOCK: usize = 8;
-    let mut out = Zeroizing::new(vec![
-        0u8;
-        if wrap {
-            input.len().div_ceil(SEMIBLOCK) * SEMIBLOCK + SEMIBLOCK
-        } else {
-            input.len().saturating_sub(SEMIBLOCK)
-        }
-    ]);
-    macro_rules! run {
-        ($kwp:ty) => {{
-            let kwp = <$kwp>::new_from_slice(kek).map_err(|_| ModuleError::WrappedKeyIntegrity)?;
-            let result = if wrap {
-                kwp.wrap_key(input, &mut out)
-            } else {
-                kwp.unwrap_key(input, &mut out)
-            };
-            result
-                .map(<[u8]>::len)
-                .map_err(|_| ModuleError::WrappedKeyIntegrity)?
-        }};
-    }
-    let len = match kek.len() {
-        16 => run!(KwpAes128),
-        24 => run!(KwpAes192),
-        _ => run!(KwpAes256),
-    };
-    out.truncate(len);
-    Ok(out)
-}
-
-/// Which library performs the RSA private-key operation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum RsaEngine {
-    /// `rsa` 0.10: constant-time arithmetic, blinding, implicit rejection.
-    RustCrypto,
-    /// aws-lc for OAEP, `rsa` 0.10 for PKCS#1 v1.5: see [`AwsLcRsaKey`].
-    #[cfg(feature = "aws-lc")]
-    AwsLc,
-}
-
-impl RsaEngine {
-    fn name(self) -> &'static str {
-        match self {
-            RsaEngine::RustCrypto => NAME,
-            #[cfg(feature = "aws-lc")]
-            RsaEngine::AwsLc => "aws-lc",
-        }
-    }
-
-    fn load(self, der: &[u8]) -> Result<Arc<dyn SoftRsa>, ModuleError> {
-        match self {
-            RsaEngine::RustCrypto => Ok(Arc::new(
-                RsaPrivateKey::from_der(der).map_err(ModuleError::KeyMaterial)?,
-            )),
-            #[cfg(feature = "aws-lc")]
-            RsaEngine::AwsLc => Ok(Arc::new(
-                AwsLcRsaKey::from_der(der).map_err(ModuleError::KeyMaterial)?,
-            )),
-        }
-    }
-
-    fn generate(self, bits: usize, seed: [u8; 32]) -> Result<Arc<dyn SoftRsa>, ModuleError> {
-        match self {
-            RsaEngine::RustCrypto => Ok(Arc::new(
-                RsaPrivateKey::generate(bits, &mut ChaCha20Rng::from_seed(seed))
-                    .map_err(ModuleError::KeyMaterial)?,
-            )),
-            // aws-lc draws primes from its own generator; the seed goes unused.
-            #[cfg(feature = "aws-lc")]
-            RsaEngine::AwsLc => Ok(Arc::new(
-                AwsLcRsaKey::generate(bits).map_err(ModuleError::KeyMaterial)?,
-            )),
-        }
-    }
-}
 
 /// 32 bytes from the operating system, to seed the module's generator.
 fn os_seed() -> Result<[u8; 32], ModuleError> {
@@ -243,7 +115,7 @@ impl SoftwareModule {
 
     /// An empty module whose RSA-OAEP decryptions run in aws-lc (PKCS#1
     /// v1.5 stays on `rsa` 0.10 for its implicit rejection; see
-    /// [`AwsLcRsaKey`]), seeded from the operating system. Its
+    /// [`AwsLcRsaKey`](crate::AwsLcRsaKey)), seeded from the operating system. Its
     /// [`name`](SecurityModule::name) is `aws-lc`; everything else is the
     /// software module's.
     ///
@@ -314,180 +186,6 @@ impl SoftwareModule {
     fn with_rng<T>(&self, f: impl FnOnce(&mut ChaCha20Rng) -> T) -> Result<T, ModuleError> {
         let mut rng = self.rng.lock().map_err(|_| Self::poisoned())?;
         Ok(f(&mut rng))
-    }
-
-    fn insert(
-        &self,
-        algorithm: KeyAlgorithm,
-        purpose: KeyPurpose,
-        check: KeyCheck,
-        material: Material,
-    ) -> Result<KeyRef, ModuleError> {
-        self.insert_bound(algorithm, purpose, check, material, None)
-    }
-
-    /// Files a key, with what its key block bound it to if it came in one.
-    /// The binding is filed first, so the key is never usable without it.
-    fn insert_bound(
-        &self,
-        algorithm: KeyAlgorithm,
-        purpose: KeyPurpose,
-        check: KeyCheck,
-        material: Material,
-        binding: Option<key_block::Binding>,
-    ) -> Result<KeyRef, ModuleError> {
-        let id = match check {
-            // Named by its public fingerprint: every module that holds this
-            // key pair issues the same handle, so instances can share a ring.
-            KeyCheck::Fingerprint(fingerprint) => {
-                let hex: String = fingerprint.iter().map(|b| format!("{b:02x}")).collect();
-                format!("sw-rsa-{hex}-{}", purpose.code())
-            }
-            // A 3-byte KCV may collide: symmetric keys are counted.
-            KeyCheck::Kcv(_) => format!("sw-{}", self.next_id.fetch_add(1, Ordering::Relaxed)),
-        };
-        let handle = KeyRef::new(id.clone(), algorithm, purpose, check);
-        if let Some(binding) = binding {
-            self.bindings
-                .lock()
-                .map_err(|_| Self::poisoned())?
-                .insert(id.clone(), binding);
-        }
-        self.keys
-            .lock()
-            .map_err(|_| Self::poisoned())?
-            // The same key pair imported again keeps its first material.
-            .entry(id)
-            .or_insert((handle.clone(), material));
-        Ok(handle)
-    }
-
-    /// The material behind `handle`, if the module issued exactly this handle.
-    fn material(&self, handle: &KeyRef) -> Result<Material, ModuleError> {
-        let keys = self.keys.lock().map_err(|_| Self::poisoned())?;
-        match keys.get(handle.id()) {
-            // A handle whose purpose or algorithm was edited is not ours.
-            Some((stored, material)) if stored == handle => Ok(material.clone()),
-            _ => Err(ModuleError::UnknownKey(handle.id().to_owned())),
-        }
-    }
-
-    /// The PIN key behind `handle`, if its mode of use allows `mode`.
-    fn pin_key_for(
-        &self,
-        handle: &KeyRef,
-        format: Format,
-        mode: Mode,
-    ) -> Result<Arc<PinKey>, ModuleError> {
-        let key = self.pin_key(handle, format)?;
-        self.require_mode(handle, mode)?;
-        Ok(key)
-    }
-
-    fn pin_key(&self, handle: &KeyRef, format: Format) -> Result<Arc<PinKey>, ModuleError> {
-        handle.require_pin_key_for(format)?;
-        match self.material(handle)? {
-            Material::Pin(key) => Ok(key),
-            // The purpose check above keeps verification keys out.
-            Material::Verification(..) | Material::Rsa(_) => Err(ModuleError::WrongAlgorithm {
-                algorithm: handle.algorithm(),
-                what: "carry a symmetric PIN block",
-            }),
-        }
-    }
-
-    fn rsa_key(&self, handle: &KeyRef) -> Result<Arc<dyn SoftRsa>, ModuleError> {
-        match self.material(handle)? {
-            Material::Rsa(key) => Ok(key),
-            Material::Pin(_) | Material::Verification(..) => Err(ModuleError::WrongAlgorithm {
-                algorithm: handle.algorithm(),
-                what: "decrypt an RSA cryptogram",
-            }),
-        }
-    }
-
-    fn import_symmetric_now(
-        &self,
-        algorithm: KeyAlgorithm,
-        purpose: KeyPurpose,
-        material: &[u8],
-    ) -> Result<KeyRef, ModuleError> {
-        self.import_symmetric_bound(algorithm, purpose, material, None)
-    }
-
-    fn import_symmetric_bound(
-        &self,
-        algorithm: KeyAlgorithm,
-        purpose: KeyPurpose,
-        material: &[u8],
-        binding: Option<key_block::Binding>,
-    ) -> Result<KeyRef, ModuleError> {
-        if algorithm.key_len() != Some(material.len()) {
-            return Err(ModuleError::KeyMaterial(
-                pinset_envelope::Error::KeyLength {
-                    algorithm: if algorithm.is_aes() { "AES" } else { "TDES" },
-                    expected: "the length of the algorithm named",
-                    found: material.len(),
-                },
-            ));
-        }
-        let key = if algorithm.is_aes() {
-            PinKey::from(AesKey::new(material).map_err(ModuleError::KeyMaterial)?)
-        } else {
-            PinKey::from(TdesKey::new(material).map_err(ModuleError::KeyMaterial)?)
-        };
-        let check = KeyCheck::Kcv(key.kcv());
-        let material = match (purpose, &key) {
-            (
-                KeyPurpose::PinVerificationVisa | KeyPurpose::PinVerificationIbm3624,
-                PinKey::Tdes(tdes),
-            ) => {
-                let pvk = PinVerificationKey::new(tdes.expose_bytes())
-                    .map_err(ModuleError::Verification)?;
-                Material::Verification(Arc::new(key), Arc::new(pvk))
-            }
-            _ => Material::Pin(Arc::new(key)),
-        };
-        self.insert_bound(algorithm, purpose, check, material, binding)
-    }
-
-    /// AES key wrap with padding under the key-encryption key `kek`.
-    fn kwp(
-        &self,
-        kek: &KeyRef,
-        input: &[u8],
-        wrap: bool,
-    ) -> Result<Zeroizing<Vec<u8>>, ModuleError> {
-        kek.require_purpose(KeyPurpose::KeyEncryption)?;
-        self.require_mode(kek, if wrap { Mode::Encipher } else { Mode::Decipher })?;
-        match self.material(kek)?.as_pin_key().map(Arc::as_ref) {
-            Some(PinKey::Aes(key)) => aes_kwp(key.expose_bytes(), input, wrap),
-            _ => Err(ModuleError::WrongAlgorithm {
-                algorithm: kek.algorithm(),
-                what: "wrap keys (AES key-encryption keys only)",
-            }),
-        }
-    }
-
-    /// Reads the source PIN: everything that can go wrong here is one class.
-    fn open(&self, source: &PinSource<'_>, pan: Option<&Pan>) -> Result<Pin, ModuleError> {
-        match *source {
-            PinSource::Rsa {
-                key,
-                padding,
-                cryptogram,
-                format,
-            } => {
-                key.require_purpose(KeyPurpose::PinEncryption)?;
-                let private = self.rsa_key(key)?;
-                rsa::open(private.as_ref(), padding, format, cryptogram, pan)
-                    .map_err(ModuleError::Undecryptable)
-            }
-            PinSource::Symmetric { key, format, block } => self
-                .pin_key_for(key, format, Mode::Decipher)?
-                .open(format, block, pan)
-                .map_err(ModuleError::Undecryptable),
-        }
     }
 }
 
