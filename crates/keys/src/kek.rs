@@ -73,3 +73,77 @@ impl fmt::Debug for Kek {
         f.debug_struct("Kek").field("kcv", &self.kcv).finish()
     }
 }
+
+/// The one secret an operator keeps at rest (a KEK file), from which
+/// pinset derives one key per purpose with HKDF-SHA256 (RFC 5869): the
+/// [`Kek`] that seals stored key rings, and the AES-256 key that wraps
+/// tzpks shared between instances. PCI PIN allows one purpose per key, and
+/// two purposes that shared a key could be played against each other (a
+/// sealed ring record offered as a wrapped tzpk).
+///
+/// Every instance given the same master derives the same keys. `Debug`
+/// shows nothing of the key.
+///
+/// ```
+/// use pinset_keys::MasterKek;
+///
+/// let master = MasterKek::new(&[0x42; 32])?;
+/// let ring = master.ring_sealing()?;
+/// let wrapping = master.tzpk_wrapping();
+/// // Two keys, neither of them the master.
+/// assert_ne!(ring.kcv(), pinset_keys::Kek::new(&[0x42; 32])?.kcv());
+/// assert_ne!(wrapping.as_slice(), &[0x42; 32]);
+/// assert_eq!(format!("{master:?}"), "MasterKek(<redacted>)");
+/// # Ok::<(), pinset_keys::KeyError>(())
+/// ```
+pub struct MasterKek(Zeroizing<[u8; Kek::LEN]>);
+
+impl MasterKek {
+    /// HKDF `info` of the ring-sealing key. Stable: changing it orphans every sealed ring.
+    const RING_SEALING: &'static [u8] = b"pinset v1 key ring sealing";
+    /// HKDF `info` of the tzpk-wrapping key. Stable, as above.
+    const TZPK_WRAPPING: &'static [u8] = b"pinset v1 tzpk wrapping";
+
+    /// Takes 32 bytes of key material.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::KekLength`] unless `key` is 32 bytes, and
+    /// [`KeyError::Envelope`] for an all-zero key.
+    pub fn new(key: &[u8]) -> Result<Self, KeyError> {
+        // The same rules as a KEK: 32 bytes, not all zero.
+        Kek::new(key)?;
+        let mut bytes = Zeroizing::new([0u8; Kek::LEN]);
+        bytes.copy_from_slice(key);
+        Ok(MasterKek(bytes))
+    }
+
+    fn derive(&self, info: &[u8]) -> Zeroizing<[u8; Kek::LEN]> {
+        let mut out = Zeroizing::new([0u8; Kek::LEN]);
+        // 32 bytes is far below HKDF-SHA256's 8160-byte limit: this cannot fail.
+        let _ = hkdf::Hkdf::<sha2::Sha256>::new(None, self.0.as_slice())
+            .expand(info, out.as_mut_slice());
+        out
+    }
+
+    /// The KEK that seals key rings in a shared store.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::Envelope`] in the 2^-256 case of an all-zero derivation.
+    pub fn ring_sealing(&self) -> Result<Kek, KeyError> {
+        Kek::new(self.derive(Self::RING_SEALING).as_slice())
+    }
+
+    /// The AES-256 key material that wraps shared tzpks, to import into a
+    /// security module as a key-encryption key.
+    pub fn tzpk_wrapping(&self) -> Zeroizing<[u8; Kek::LEN]> {
+        self.derive(Self::TZPK_WRAPPING)
+    }
+}
+
+impl fmt::Debug for MasterKek {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MasterKek(<redacted>)")
+    }
+}

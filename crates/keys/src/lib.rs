@@ -17,7 +17,7 @@ pub use clock::{Clock, ManualClock, MonotonicClock, SystemClock, Timestamp};
 pub use control::{ControlBinding, ControlOperation, ControlStore, TzpkCustody};
 pub use error::{ImportError, KeyError, StoreError, TzpkError};
 pub use ids::{ControlId, InvalidId, KeyIndex, PlasticRef, ZpkIndex};
-pub use kek::Kek;
+pub use kek::{Kek, MasterKek};
 pub use pinset_module::{KeyPurpose, KeyRef};
 pub use ring::{LiveKey, NewKey, PublicKeyForm, PublishedKey, RetiredKey, Rotation, RsaKeyRing};
 pub use store::{KeyState, KeyStore, MemoryKeyStore, RingEntry, RingSnapshot};

@@ -11,8 +11,9 @@ use pinset_flow::{
     AuditEvent, AuditSink, EnfuceSetPin, Issuer, MastercardPanless, MemoryReplayStore, ReplayStore,
 };
 use pinset_keys::{
-    ControlStore, Kek, KeyIndex, KeyPurpose, KeyRef, KeyStore, MemoryControlStore, MemoryKeyStore,
-    MonotonicClock, NewKey, RsaKeyRing, SystemClock, TemporaryKeys, ZoneKeys, ZpkIndex,
+    ControlStore, Kek, KeyIndex, KeyPurpose, KeyRef, KeyStore, MasterKek, MemoryControlStore,
+    MemoryKeyStore, MonotonicClock, NewKey, RsaKeyRing, SystemClock, TemporaryKeys, ZoneKeys,
+    ZpkIndex,
 };
 use pinset_module::{KeyAlgorithm, SecurityModule};
 use pinset_redis::{RedisControlStore, RedisKeyStore, RedisReplayStore, RedisStores};
@@ -140,10 +141,9 @@ impl<M: SecurityModule + 'static> Stores<OnRedis<M>> {
     }
 }
 
-/// Reads a KEK file: 64 hex digits.
-pub(crate) fn read_kek(
-    config: &Config,
-) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>, ServerError> {
+/// Reads a KEK file (64 hex digits): the master from which the
+/// ring-sealing and tzpk-wrapping keys are derived.
+pub(crate) fn read_kek(config: &Config) -> Result<Option<MasterKek>, ServerError> {
     let Some(path) = &config.kek_file else {
         return Ok(None);
     };
@@ -157,7 +157,7 @@ pub(crate) fn read_kek(
             .filter(|b| b.len() == 32)
             .ok_or_else(|| ServerError::Config("the KEK file must hold 64 hex digits".into()))?,
     );
-    Ok(Some(bytes))
+    Ok(Some(MasterKek::new(&bytes)?))
 }
 
 fn cms_error(e: impl std::fmt::Display) -> ServerError {

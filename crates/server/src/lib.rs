@@ -20,7 +20,7 @@ pub use app::{App, InMemory, OnRedis, Stack};
 pub use auth::{Family, Tokens, Verdict};
 pub use config::{Config, Provider};
 pub use metrics::Metrics;
-use pinset_keys::Kek;
+use pinset_keys::{Kek, MasterKek};
 use pinset_module::{Pkcs11Config, Pkcs11Module, SecurityModule, SoftwareModule};
 use pinset_redis::RedisStores;
 pub use routes::ApiDoc;
@@ -105,7 +105,7 @@ pub async fn serve(
             let stores = RedisStores::connect(url)
                 .await
                 .map_err(|e| ServerError::Redis(e.to_string()))?;
-            Some((stores, Kek::new(kek)?))
+            Some((stores, kek.ring_sealing()?))
         }
         None => None,
     };
@@ -146,11 +146,14 @@ async fn run_on<M: SecurityModule + 'static>(
     module: M,
     tokens: Tokens,
     redis: Option<(RedisStores, Kek)>,
-    kek: Option<Zeroizing<Vec<u8>>>,
+    kek: Option<MasterKek>,
     ready: impl FnOnce(SocketAddr),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let kek = kek.as_deref().map(Vec::as_slice);
+    // The tzpk-wrapping key, derived from the KEK file apart from the
+    // ring-sealing key: one purpose per key.
+    let wrapping = kek.as_ref().map(MasterKek::tzpk_wrapping);
+    let kek = wrapping.as_deref().map(<[u8; 32]>::as_slice);
     let router = match redis {
         Some((stores, ring_kek)) => {
             let app = App::<OnRedis<M>>::build(
