@@ -9,6 +9,7 @@
 mod app;
 mod auth;
 mod config;
+mod gate;
 mod metrics;
 mod routes;
 

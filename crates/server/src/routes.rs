@@ -8,7 +8,7 @@ use std::time::Instant;
 use axum::Json;
 use axum::Router;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, Extension, MatchedPath, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -22,12 +22,12 @@ use pinset_flow::wire::{EnfuceErrorBody, MastercardErrorBody};
 use pinset_flow::{Detail, FlowError, Reason};
 use pinset_keys::{KeyError, TzpkError};
 use serde::{Deserialize, Serialize};
-use tower::limit::GlobalConcurrencyLimitLayer;
+use tokio::sync::Semaphore;
 use tower_http::timeout::TimeoutLayer;
 use utoipa::{OpenApi, ToSchema};
 
 use crate::app::{App, Stack};
-use crate::auth::{Family, Verdict};
+use crate::gate::{Gate, Slot, gate};
 
 type Shared<S> = State<Arc<App<S>>>;
 
@@ -130,7 +130,7 @@ pub struct DemoPin {
 // ------------------------------------------------------------ errors
 
 /// A Mastercard-family refusal.
-fn mp_refusal<S: Stack>(app: &App<S>, reason: Reason) -> Response {
+pub(crate) fn mp_refusal<S: Stack>(app: &App<S>, reason: Reason) -> Response {
     count_store_error(app, reason, None);
     let status =
         StatusCode::from_u16(reason.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -144,7 +144,7 @@ fn mp_error<S: Stack>(app: &App<S>, e: &FlowError) -> Response {
 }
 
 /// An Enfuce-family refusal: `errorResponse` with a fresh id.
-fn enfuce_refusal<S: Stack>(app: &App<S>, reason: Reason) -> Response {
+pub(crate) fn enfuce_refusal<S: Stack>(app: &App<S>, reason: Reason) -> Response {
     count_store_error(app, reason, None);
     let status =
         StatusCode::from_u16(reason.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -221,18 +221,6 @@ fn control_prefix(text: &str) -> String {
     pinset_keys::ControlId::new(text).map_or_else(|_| "invalid".into(), |id| id.to_string())
 }
 
-/// Refuses the request unless its bearer token is allowed on `family`.
-fn authorize<S: Stack>(app: &App<S>, headers: &HeaderMap, family: Family) -> Result<(), Reason> {
-    let header = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|h| h.to_str().ok());
-    match app.tokens.check(header, family) {
-        Verdict::Allowed => Ok(()),
-        Verdict::OtherFamily => Err(Reason::Forbidden),
-        Verdict::Unknown => Err(Reason::Unauthenticated),
-    }
-}
-
 // ------------------------------------------------------------ Mastercard
 
 /// `GET /public-keys?data_type_to_secure=PIN_BLOCK`: the active RSA key.
@@ -252,12 +240,8 @@ fn authorize<S: Stack>(app: &App<S>, headers: &HeaderMap, family: Family) -> Res
 )]
 async fn public_keys<S: Stack>(
     State(app): Shared<S>,
-    headers: HeaderMap,
     query: Result<Query<PublicKeysQuery>, QueryRejection>,
 ) -> Response {
-    if let Err(reason) = authorize(&app, &headers, Family::Mastercard) {
-        return mp_refusal(&app, reason);
-    }
     let Ok(Query(query)) = query else {
         return mp_refusal(&app, Reason::RequestValidation);
     };
@@ -292,11 +276,9 @@ async fn set_pin_mastercard<S: Stack>(
     State(app): Shared<S>,
     Path(card_contract_id): Path<String>,
     headers: HeaderMap,
+    Extension(slot): Extension<Slot>,
     body: Result<Json<SetPinRequest>, JsonRejection>,
 ) -> Response {
-    if let Err(reason) = authorize(&app, &headers, Family::Mastercard) {
-        return mp_refusal(&app, reason);
-    }
     let request = match body {
         Ok(Json(request)) => request,
         Err(rejection) => return mp_refusal(&app, rejection_reason(&rejection)),
@@ -324,7 +306,10 @@ async fn set_pin_mastercard<S: Stack>(
     let task = {
         let app = Arc::clone(&app);
         let runtime = tokio::runtime::Handle::current();
+        let held = slot.take();
         tokio::task::spawn_blocking(move || {
+            // The slot is the flow's until it ends, timed out or not.
+            let _held = held;
             runtime.block_on(
                 app.mp
                     .set_pin(&card_contract_id, key_index.as_deref(), &request),
@@ -352,15 +337,12 @@ fn plastic<S: Stack>(
     app.plastics.get(plastic_id).copied()
 }
 
-/// The checks every Enfuce route makes first: the token, then the body
-/// (a 413 wins over a bad query), then `auditUser`.
-fn enfuce_input<S: Stack, B>(
-    app: &App<S>,
-    headers: &HeaderMap,
+/// The checks every Enfuce route makes after the gate's token check: the
+/// body (a 413 wins over a bad query), then `auditUser`.
+fn enfuce_input<B>(
     query: Result<Query<AuditQuery>, QueryRejection>,
     body: Result<Json<B>, JsonRejection>,
 ) -> Result<(AuditQuery, B), Reason> {
-    authorize(app, headers, Family::Enfuce)?;
     let Json(body) = body.map_err(|rejection| rejection_reason(&rejection))?;
     match query {
         Ok(Query(audit)) if audit.is_valid() => Ok((audit, body)),
@@ -374,6 +356,7 @@ fn enfuce_input<S: Stack, B>(
 /// (`set_pin`) also feeds the latency histogram.
 async fn run_enfuce<S, T, Fut>(
     app: &Arc<App<S>>,
+    slot: &Slot,
     ids: String,
     set_pin: bool,
     call: impl FnOnce(Arc<App<S>>) -> Fut,
@@ -385,7 +368,13 @@ where
     Fut: Future<Output = Result<T, FlowError>> + Send + 'static,
 {
     let started = Instant::now();
-    let task = tokio::spawn(call(Arc::clone(app)));
+    let flow = call(Arc::clone(app));
+    let held = slot.take();
+    let task = tokio::spawn(async move {
+        // The slot is the flow's until it ends, timed out or not.
+        let _held = held;
+        flow.await
+    });
     let outcome = tokio::time::timeout(app.timeout, task).await;
     if set_pin {
         app.metrics.set_pin(started.elapsed());
@@ -427,11 +416,11 @@ fn plastic_ids<S: Stack>(app: &App<S>, plastic_id: &str) -> String {
 async fn issue_control<S: Stack>(
     State(app): Shared<S>,
     Path(plastic_id): Path<String>,
-    headers: HeaderMap,
+    Extension(slot): Extension<Slot>,
     query: Result<Query<AuditQuery>, QueryRejection>,
     body: Result<Json<ControlRequest>, JsonRejection>,
 ) -> Response {
-    let request = match enfuce_input(&app, &headers, query, body) {
+    let request = match enfuce_input(query, body) {
         Ok((_, request)) => request,
         Err(reason) => return enfuce_refusal(&app, reason),
     };
@@ -455,7 +444,7 @@ async fn issue_control<S: Stack>(
         })
         .into_response()
     };
-    run_enfuce(&app, ids, false, call, ok).await
+    run_enfuce(&app, &slot, ids, false, call, ok).await
 }
 
 /// `POST /pin/v3/set/tzpk`: a fresh tzpk wrapped for the device's RSA key.
@@ -478,17 +467,20 @@ async fn issue_control<S: Stack>(
 )]
 async fn get_tzpk<S: Stack>(
     State(app): Shared<S>,
-    headers: HeaderMap,
+    Extension(slot): Extension<Slot>,
     query: Result<Query<AuditQuery>, QueryRejection>,
     body: Result<Json<TzpkRequest>, JsonRejection>,
 ) -> Response {
-    let request = match enfuce_input(&app, &headers, query, body) {
+    let request = match enfuce_input(query, body) {
         Ok((_, request)) => request,
         Err(reason) => return enfuce_refusal(&app, reason),
     };
     let ids = format!("control={}", control_prefix(&request.control_id));
     let call = move |app: Arc<App<S>>| async move { app.enfuce.get_tzpk(&request).await };
-    run_enfuce(&app, ids, false, call, |tzpk| Json(tzpk).into_response()).await
+    run_enfuce(&app, &slot, ids, false, call, |tzpk| {
+        Json(tzpk).into_response()
+    })
+    .await
 }
 
 /// `POST /pin/v3/set`: sets the PIN from a block under the tzpk.
@@ -511,11 +503,11 @@ async fn get_tzpk<S: Stack>(
 )]
 async fn set_pin_enfuce<S: Stack>(
     State(app): Shared<S>,
-    headers: HeaderMap,
+    Extension(slot): Extension<Slot>,
     query: Result<Query<AuditQuery>, QueryRejection>,
     body: Result<Json<EnfuceSetPinRequest>, JsonRejection>,
 ) -> Response {
-    let (audit, request) = match enfuce_input(&app, &headers, query, body) {
+    let (audit, request) = match enfuce_input(query, body) {
         Ok(input) => input,
         Err(reason) => return enfuce_refusal(&app, reason),
     };
@@ -523,7 +515,10 @@ async fn set_pin_enfuce<S: Stack>(
     let call = move |app: Arc<App<S>>| async move {
         app.enfuce.set_pin(&request, &audit.audit_user).await
     };
-    run_enfuce(&app, ids, true, call, |done| Json(done).into_response()).await
+    run_enfuce(&app, &slot, ids, true, call, |done| {
+        Json(done).into_response()
+    })
+    .await
 }
 
 /// `POST /pin/v2/{plasticId}`: sets the PIN from a block under a pre-shared ZPK.
@@ -547,11 +542,11 @@ async fn set_pin_enfuce<S: Stack>(
 async fn set_pin_preshared<S: Stack>(
     State(app): Shared<S>,
     Path(plastic_id): Path<String>,
-    headers: HeaderMap,
+    Extension(slot): Extension<Slot>,
     query: Result<Query<AuditQuery>, QueryRejection>,
     body: Result<Json<PresharedSetPinRequest>, JsonRejection>,
 ) -> Response {
-    let (audit, request) = match enfuce_input(&app, &headers, query, body) {
+    let (audit, request) = match enfuce_input(query, body) {
         Ok(input) => input,
         Err(reason) => return enfuce_refusal(&app, reason),
     };
@@ -564,7 +559,10 @@ async fn set_pin_preshared<S: Stack>(
             .set_pin_preshared(contract, sequence, &request, &audit.audit_user)
             .await
     };
-    run_enfuce(&app, ids, true, call, |done| Json(done).into_response()).await
+    run_enfuce(&app, &slot, ids, true, call, |done| {
+        Json(done).into_response()
+    })
+    .await
 }
 
 // ------------------------------------------------------------ demo, health
@@ -580,13 +578,7 @@ async fn set_pin_preshared<S: Stack>(
         (status = 401, description = "No or unknown bearer token", body = MastercardErrorBody),
     )
 )]
-async fn demo_cards<S: Stack>(State(app): Shared<S>, headers: HeaderMap) -> Response {
-    let allowed = [Family::Mastercard, Family::Enfuce]
-        .iter()
-        .any(|f| authorize(&app, &headers, *f).is_ok());
-    if !allowed {
-        return mp_refusal(&app, Reason::Unauthenticated);
-    }
+async fn demo_cards<S: Stack>(State(app): Shared<S>) -> Response {
     let ids: std::collections::BTreeMap<_, _> = app
         .plastics
         .iter()
@@ -760,10 +752,11 @@ pub fn router<S: Stack>(app: Arc<App<S>>, max_body: usize, concurrency: usize) -
     if app.demo {
         api = api.route("/demo/cms/cards", get(demo_cards::<S>));
     }
-    // One semaphore for every API route (a layer per route would give each
-    // its own), and a timeout over the whole request, body read included,
-    // so slow clients cannot hold the slots: 408 when it runs out. Flows
-    // run as their own tasks, so a timed-out request leaves them to finish.
+    // The gate checks the token before anything else, then takes a slot of
+    // one semaphore for every API route, which a flow task keeps until it
+    // ends. A timeout over the whole request, body read included, stops
+    // slow clients from holding slots: 408 when it runs out. Flows run as
+    // their own tasks, so a timed-out request leaves them to finish.
     let api = api
         .layer(DefaultBodyLimit::max(max_body))
         .layer(TimeoutLayer::with_status_code(
@@ -771,7 +764,13 @@ pub fn router<S: Stack>(app: Arc<App<S>>, max_body: usize, concurrency: usize) -
             // After the flows' own timeout (500), so this one cuts slow bodies.
             app.timeout + std::time::Duration::from_secs(1),
         ))
-        .layer(GlobalConcurrencyLimitLayer::new(concurrency.max(1)));
+        .layer(middleware::from_fn_with_state(
+            Gate {
+                app: Arc::clone(&app),
+                slots: Arc::new(Semaphore::new(concurrency.max(1))),
+            },
+            gate::<S>,
+        ));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz::<S>))

@@ -1734,6 +1734,25 @@ async fn a_stalled_body_times_out_and_the_api_shares_one_concurrency_limit() {
         "a request to another API route was served while the only slot was held"
     );
 
+    // The token is checked before a slot is taken: a request without one is
+    // refused while the slot is still held, not queued behind the others.
+    let refused = tokio::time::timeout(
+        PATIENCE,
+        server
+            .client
+            .put(server.url("/cards/70004/pin"))
+            .body(body.clone())
+            .send(),
+    )
+    .await
+    .expect("answered")
+    .expect("a response");
+    assert_eq!(refused.status(), 401);
+    assert!(
+        !queued.is_finished(),
+        "the unauthenticated request waited for the slot"
+    );
+
     let n = tokio::time::timeout(PATIENCE, receive(&stalled, &mut buffer))
         .await
         .expect("the stalled request is answered");
