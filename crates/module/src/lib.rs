@@ -175,12 +175,15 @@ pub trait SecurityModule: Send + Sync {
     ) -> impl Future<Output = Result<EncryptedPinBlock, ModuleError>> + Send;
 
     /// Binds `method` to the PIN verification key `pvk`: from now on the
-    /// module computes and verifies with `pvk` by this method only (the
-    /// PVKI, or the IBM 3624 decimalisation table and validation data).
-    /// A caller who could choose the table per request could read PINs
-    /// back (a table of zeros makes the offset the PIN) or run Bond and
-    /// Zieliński's decimalisation table attack; HSMs bind or encrypt the
-    /// table for the same reason. Binding the same method again is a no-op.
+    /// module computes and verifies IBM 3624 offsets with this key by this
+    /// decimalisation table and validation data only. A caller who could
+    /// choose the table per request could read PINs back (a table of zeros
+    /// makes the offset the PIN) or run Bond and Zieliński's decimalisation
+    /// table attack; HSMs bind or encrypt the table for the same reason.
+    /// The binding belongs to the key, not the handle: the same key
+    /// imported again, or exported and imported back, keeps it. Binding the
+    /// same method again is a no-op. A Visa PVK needs no binding (the PVKI
+    /// is no secret parameter); binding one is accepted and changes nothing.
     ///
     /// # Errors
     ///
@@ -207,8 +210,10 @@ pub trait SecurityModule: Send + Sync {
     /// In this order: [`ModuleError::ChipOnlyFormat`] for a format 2
     /// source, [`ModuleError::UnknownKey`], [`ModuleError::WrongPurpose`]
     /// and [`ModuleError::WrongAlgorithm`] for either key,
-    /// [`ModuleError::VerificationBinding`] unless `method` is the one
-    /// bound to the PVK,
+    /// [`ModuleError::ModeOfUse`] for a PVK whose key block forbids it,
+    /// [`ModuleError::VerificationBinding`] unless an IBM 3624 `method` is
+    /// the one bound to the PVK (all of these before the source key is
+    /// touched),
     /// [`ModuleError::Undecryptable`] for a source that cannot be read,
     /// [`ModuleError::Verification`] for validation data outside the PAN,
     /// and [`ModuleError::Unsupported`] from a backend without PIN

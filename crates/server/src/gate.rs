@@ -94,14 +94,27 @@ pub(crate) async fn gate<S: Stack>(
             _ => mp_refusal(app, reason),
         };
     }
-    // A free slot is taken without a wait; only a full service queues.
+    // A free slot is taken without a wait; a full service queues for as
+    // long as two requests may take (each is cut at the flow timeout plus
+    // 1 s), then answers a retryable 500: flows that hang in a back end
+    // must not stall every caller for ever.
+    let patience = (app.timeout + std::time::Duration::from_secs(1)) * 2;
     let permit = match Arc::clone(&gate.slots).try_acquire_owned() {
         Ok(permit) => permit,
-        Err(_) => match Arc::clone(&gate.slots).acquire_owned().await {
-            Ok(permit) => permit,
-            // The semaphore is never closed; answer as a failed back end if it were.
-            Err(_) => return mp_refusal(app, Reason::Unexpected),
-        },
+        Err(_) => {
+            let waited =
+                tokio::time::timeout(patience, Arc::clone(&gate.slots).acquire_owned()).await;
+            match waited {
+                Ok(Ok(permit)) => permit,
+                // Timed out (or the semaphore, never closed, was).
+                _ => {
+                    return match family {
+                        Some(Family::Enfuce) => enfuce_refusal(app, Reason::IntegrationError),
+                        _ => mp_refusal(app, Reason::IntegrationError),
+                    };
+                }
+            }
+        }
     };
     request
         .extensions_mut()

@@ -92,8 +92,8 @@ pub struct SoftwareModule {
     keys: Mutex<HashMap<String, (KeyRef, Material)>>,
     // What a key block said of the keys that arrived in one.
     bindings: Mutex<HashMap<String, key_block::Binding>>,
-    // The verification method bound to each PIN verification key.
-    methods: Mutex<HashMap<String, VerificationMethod>>,
+    // The verification method bound to each PIN verification key, by key.
+    methods: Mutex<HashMap<store::BindingName, VerificationMethod>>,
     next_id: AtomicU64,
     rng: Mutex<ChaCha20Rng>,
 }
@@ -382,10 +382,6 @@ impl SecurityModule for SoftwareModule {
             Some((stored, _)) if stored == key => {
                 keys.remove(key.id());
                 self.bindings
-                    .lock()
-                    .map_err(|_| Self::poisoned())?
-                    .remove(key.id());
-                self.methods
                     .lock()
                     .map_err(|_| Self::poisoned())?
                     .remove(key.id());

@@ -17,8 +17,8 @@ use crate::{
 
 impl SoftwareModule {
     /// The PIN verification key behind `handle`, if it is tagged for
-    /// `method`, `method` is the one bound to it, and its mode of use
-    /// allows `mode`.
+    /// `method`, its mode of use allows `mode`, and (IBM 3624) `method` is
+    /// the one bound to the key.
     fn pvk(
         &self,
         handle: &KeyRef,
@@ -27,12 +27,17 @@ impl SoftwareModule {
     ) -> Result<Arc<PinVerificationKey>, ModuleError> {
         handle.require_purpose(verification_purpose(method))?;
         self.require_mode(handle, mode)?;
-        let pvk = match self.material(handle)? {
-            Material::Verification(_, pvk) => pvk,
+        let (pvk, name) = match self.material(handle)? {
+            Material::Verification(_, pvk, name) => (pvk, name),
             Material::Pin(_) | Material::Rsa(_) => return Err(wrong_pvk_algorithm(handle)),
         };
+        // A Visa PVK has no secret parameter to bind: any PVKI gives PVVs
+        // no attacker can turn back into a PIN without the key.
+        if matches!(method, VerificationMethod::VisaPvv { .. }) {
+            return Ok(pvk);
+        }
         let methods = self.methods.lock().map_err(|_| Self::poisoned())?;
-        match methods.get(handle.id()) {
+        match methods.get(&name) {
             Some(bound) if bound == method => Ok(pvk),
             Some(_) => Err(binding(handle, "it is bound to another method")),
             None => Err(binding(handle, "no verification method is bound to it")),
@@ -48,15 +53,20 @@ impl SoftwareModule {
         if let VerificationMethod::Ibm3624 { table, .. } = method {
             table.check_strength().map_err(ModuleError::Verification)?;
         }
-        let Material::Verification(..) = self.material(pvk)? else {
+        let Material::Verification(_, _, name) = self.material(pvk)? else {
             return Err(wrong_pvk_algorithm(pvk));
         };
+        if matches!(method, VerificationMethod::VisaPvv { .. }) {
+            return Ok(());
+        }
+        // Filed by key, not handle, and kept when a handle is destroyed:
+        // the same key imported again is bound as before.
         let mut methods = self.methods.lock().map_err(|_| Self::poisoned())?;
-        match methods.get(pvk.id()) {
+        match methods.get(&name) {
             Some(bound) if bound == method => Ok(()),
             Some(_) => Err(binding(pvk, "it is bound to another method")),
             None => {
-                methods.insert(pvk.id().to_owned(), method.clone());
+                methods.insert(name, method.clone());
                 Ok(())
             }
         }

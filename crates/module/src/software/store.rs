@@ -17,16 +17,36 @@ use crate::{KeyAlgorithm, KeyCheck, KeyPurpose, KeyRef, ModuleError, PinSource};
 #[derive(Clone)]
 pub(super) enum Material {
     Pin(Arc<PinKey>),
-    /// A PIN verification key: the key, and its TDES schedule built once.
-    Verification(Arc<PinKey>, Arc<PinVerificationKey>),
+    /// A PIN verification key: the key, its TDES schedule built once, and
+    /// the name its bound method is filed under.
+    Verification(Arc<PinKey>, Arc<PinVerificationKey>, BindingName),
     Rsa(Arc<dyn SoftRsa>),
+}
+
+/// What a PVK's bound verification method is filed under: a digest of
+/// its purpose and key bytes, not its handle. Every handle this module
+/// gives the same key (imported again, or exported and imported back)
+/// finds the same binding, so no copy can be bound to another table.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) struct BindingName([u8; 32]);
+
+impl BindingName {
+    fn of(purpose: KeyPurpose, key: &[u8]) -> Self {
+        use sha2::Digest;
+        let digest = sha2::Sha256::new()
+            .chain_update(b"pinset PVK binding")
+            .chain_update([purpose.code()])
+            .chain_update(key)
+            .finalize();
+        BindingName(digest.into())
+    }
 }
 
 impl Material {
     /// The symmetric key, whatever it is for.
     pub(super) fn as_pin_key(&self) -> Option<&Arc<PinKey>> {
         match self {
-            Material::Pin(key) | Material::Verification(key, _) => Some(key),
+            Material::Pin(key) | Material::Verification(key, ..) => Some(key),
             Material::Rsa(_) => None,
         }
     }
@@ -159,7 +179,8 @@ impl SoftwareModule {
             ) => {
                 let pvk = PinVerificationKey::new(tdes.expose_bytes())
                     .map_err(ModuleError::Verification)?;
-                Material::Verification(Arc::new(key), Arc::new(pvk))
+                let name = BindingName::of(purpose, tdes.expose_bytes());
+                Material::Verification(Arc::new(key), Arc::new(pvk), name)
             }
             _ => Material::Pin(Arc::new(key)),
         };

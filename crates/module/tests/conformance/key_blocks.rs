@@ -270,7 +270,9 @@ pub async fn verification_key_blocks<M: SecurityModule>(m: &M) {
     use pinset_module::verify::{DecimalizationTable, Pvki, ValidationSource, VerificationMethod};
 
     let aes_kbpk = kbpk(m, KeyAlgorithm::Aes256, KBPK_D).await;
-    let pvk = "0123456789ABCDEFFEDCBA9876543210";
+    // Not the pin_data PVK: a binding belongs to the key, and that one is
+    // bound to another table in this module.
+    let pvk = KEY_A;
     let visa = VerificationMethod::VisaPvv {
         pvki: Pvki::new(1).unwrap(),
     };

@@ -108,8 +108,8 @@ pub async fn pin_verification<M: SecurityModule>(m: &M) {
         .await
         .unwrap();
 
-    // A PVK computes nothing until a method is bound to it.
-    let e = generate(m, &zpk, &iso0("4524"), &visa_pvk, &visa(1))
+    // An IBM 3624 PVK computes nothing until a method is bound to it.
+    let e = generate(m, &zpk, &iso0("1234"), &ibm_pvk, &ibm())
         .await
         .unwrap_err();
     assert!(
@@ -122,8 +122,16 @@ pub async fn pin_verification<M: SecurityModule>(m: &M) {
     m.bind_verification_method(&ibm_pvk, &ibm()).await.unwrap();
     // Binding the same method again is a no-op; another is refused.
     m.bind_verification_method(&ibm_pvk, &ibm()).await.unwrap();
+    let shuffled = VerificationMethod::Ibm3624 {
+        table: DecimalizationTable::parse("9876543210987654").unwrap(),
+        validation: ValidationSource::Pan {
+            start: 0,
+            length: 16,
+            pad: 'F',
+        },
+    };
     let e = m
-        .bind_verification_method(&visa_pvk, &visa(2))
+        .bind_verification_method(&ibm_pvk, &shuffled)
         .await
         .unwrap_err();
     assert!(
@@ -170,6 +178,53 @@ pub async fn pin_verification<M: SecurityModule>(m: &M) {
         matches!(e, ModuleError::VerificationBinding { .. }),
         "{e:?}"
     );
+    // The binding belongs to the key, not the handle: the same PVK
+    // imported again, or exported and imported back, cannot be bound to
+    // another table, and keeps the method it has.
+    let again = m
+        .import_symmetric(
+            KeyAlgorithm::Tdes2,
+            KeyPurpose::PinVerificationIbm3624,
+            &unhex(PVK),
+        )
+        .await
+        .unwrap();
+    assert_ne!(again.id(), ibm_pvk.id());
+    let e = m
+        .bind_verification_method(&again, &other_table)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, ModuleError::VerificationBinding { .. }),
+        "{e:?}"
+    );
+    let kek = m
+        .import_symmetric(KeyAlgorithm::Aes256, KeyPurpose::KeyEncryption, &[0x5A; 32])
+        .await
+        .unwrap();
+    if let Ok(wrapped) = m.export_wrapped(&ibm_pvk, &kek).await {
+        let back = m
+            .import_wrapped(
+                pinset_module::Wrapping::AesKeyWrap { kek: &kek },
+                KeyAlgorithm::Tdes2,
+                KeyPurpose::PinVerificationIbm3624,
+                &wrapped,
+            )
+            .await
+            .unwrap();
+        let e = m
+            .bind_verification_method(&back, &other_table)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, ModuleError::VerificationBinding { .. }),
+            "{e:?}"
+        );
+        let offset = generate(m, &zpk, &iso0("1234"), &back, &ibm())
+            .await
+            .unwrap();
+        assert_eq!(offset.expose_str(), "7710");
+    }
 
     // psec: PVKI 1, PIN 4524 -> 8523; PVKI 2, PIN 1912 -> 3244. One PVK
     // per PVKI, as issuers keep them.
