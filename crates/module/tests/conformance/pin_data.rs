@@ -25,8 +25,13 @@ fn visa(pvki: u8) -> VerificationMethod {
 }
 
 fn ibm() -> VerificationMethod {
+    ibm_with("1234567890123456")
+}
+
+/// IBM 3624 with the PAN as validation data and `table`.
+fn ibm_with(table: &str) -> VerificationMethod {
     VerificationMethod::Ibm3624 {
-        table: DecimalizationTable::parse("1234567890123456").unwrap(),
+        table: DecimalizationTable::parse(table).unwrap(),
         validation: ValidationSource::Pan {
             start: 0,
             length: 16,
@@ -122,16 +127,9 @@ pub async fn pin_verification<M: SecurityModule>(m: &M) {
     m.bind_verification_method(&ibm_pvk, &ibm()).await.unwrap();
     // Binding the same method again is a no-op; another is refused.
     m.bind_verification_method(&ibm_pvk, &ibm()).await.unwrap();
-    let shuffled = VerificationMethod::Ibm3624 {
-        table: DecimalizationTable::parse("9876543210987654").unwrap(),
-        validation: ValidationSource::Pan {
-            start: 0,
-            length: 16,
-            pad: 'F',
-        },
-    };
+    let other_table = ibm_with("9876543210987654");
     let e = m
-        .bind_verification_method(&ibm_pvk, &shuffled)
+        .bind_verification_method(&ibm_pvk, &other_table)
         .await
         .unwrap_err();
     assert!(
@@ -148,14 +146,7 @@ pub async fn pin_verification<M: SecurityModule>(m: &M) {
         )
         .await
         .unwrap();
-    let zeros = VerificationMethod::Ibm3624 {
-        table: DecimalizationTable::parse("0000000000000000").unwrap(),
-        validation: ValidationSource::Pan {
-            start: 0,
-            length: 16,
-            pad: 'F',
-        },
-    };
+    let zeros = ibm_with("0000000000000000");
     let e = m
         .bind_verification_method(&fresh, &zeros)
         .await
@@ -163,14 +154,6 @@ pub async fn pin_verification<M: SecurityModule>(m: &M) {
     assert!(matches!(e, ModuleError::Verification(_)), "{e:?}");
     // A request that names another table than the bound one is refused,
     // so a caller cannot run the decimalisation table attack.
-    let other_table = VerificationMethod::Ibm3624 {
-        table: DecimalizationTable::parse("9876543210987654").unwrap(),
-        validation: ValidationSource::Pan {
-            start: 0,
-            length: 16,
-            pad: 'F',
-        },
-    };
     let e = generate(m, &zpk, &iso0("1234"), &ibm_pvk, &other_table)
         .await
         .unwrap_err();
